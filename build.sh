@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+#
+# ./build.sh              build build/ngx_http_fireworks_module.so
+# ./build.sh test         build, then run the test suite (prove -r t/)
+# NGINX_SRC=/path ./build.sh   build against another nginx source tree
+#
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")" && pwd)
+BUILD=$ROOT/build
+MODULE=ngx_http_fireworks_module
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Debian packages the build and the tests need; installed when missing.
+BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
+TEST_PKGS="curl procps"
+
+install_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing packages: ${missing[*]} (run as root or install them)" >&2
+        exit 1
+    fi
+    log "apt-get install ${missing[*]}"
+    if [ ! -f /var/lib/apt/lists/.fireworks-updated ]; then
+        apt-get update -qq && touch /var/lib/apt/lists/.fireworks-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+    local src flags=() cc_opt
+    cc_opt="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security"
+    cc_opt="$cc_opt -fPIC -D_FORTIFY_SOURCE=2"
+
+    if [ -n "${NGINX_SRC:-}" ]; then
+        src=$(cd "$NGINX_SRC" && pwd)
+        flags=(--with-compat --with-http_ssl_module --with-http_v2_module)
+        objs=$BUILD/objs-$(basename "$src")
+    else
+        install_pkgs $BUILD_PKGS
+        # nginx-dev ships configure and headers: configure a private copy
+        src=$BUILD/nginx-dev-src
+        if [ ! -f "$src/configure" ] || \
+           [ /usr/share/nginx/src/conf_flags -nt "$src/configure" ]; then
+            rm -rf "$src"; mkdir -p "$BUILD"
+            cp -a /usr/share/nginx/src "$src"
+        fi
+        # shellcheck disable=SC1091
+        . "$src/conf_flags"
+        flags=("${NGX_CONF_FLAGS[@]}")
+        objs=$BUILD/objs
+    fi
+
+    log "configure $(sed -n 's/#define NGINX_VERSION *"\(.*\)"/\1/p' \
+        "$src/src/core/nginx.h") in $objs"
+    mkdir -p "$objs"
+    (cd "$src" && ./configure "${flags[@]}" --with-cc-opt="$cc_opt" \
+        --builddir="$objs" --add-dynamic-module="$ROOT" >"$objs/configure.log" 2>&1) \
+        || { tail -30 "$objs/configure.log"; exit 1; }
+
+    log "make modules"
+    (cd "$src" && make -s -f "$objs/Makefile" -j"$(nproc)" modules) \
+        || exit 1
+
+    cp "$objs/$MODULE.so" "$BUILD/$MODULE.so"
+    log "built $BUILD/$MODULE.so"
+}
+
+run_tests() {
+    install_pkgs $TEST_PKGS
+    command -v node >/dev/null || install_pkgs nodejs
+    export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-$(command -v nginx || echo /usr/sbin/nginx)}
+    export TEST_NGINX_MODULE=${TEST_NGINX_MODULE:-$BUILD/$MODULE.so}
+    cd "$ROOT"
+    prove -r ${PROVE_ARGS:-} t/
+}
+
+cmd=${1:-build}
+case "$cmd" in
+    build) build ;;
+    test) build; run_tests ;;
+    *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac

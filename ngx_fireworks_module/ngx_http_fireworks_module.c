@@ -1,0 +1,616 @@
+
+/*
+ * Copyright (C) ngx_fireworks_module authors
+ *
+ * Directives, configuration merging and module registration.
+ */
+
+
+#include "ngx_http_fireworks_module.h"
+
+
+typedef struct {
+    ngx_msec_t                    attempt_timeout;
+    ngx_msec_t                    idle_timeout;
+    ngx_msec_t                    deadline;
+} ngx_http_fireworks_preset_t;
+
+
+ngx_int_t ngx_http_fireworks_handler(ngx_http_request_t *r);
+
+static void *ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_msec_t ngx_http_fireworks_merge_limit(ngx_msec_t conf,
+    ngx_msec_t prev, ngx_uint_t workload, ngx_uint_t prev_workload,
+    size_t offset);
+static ngx_int_t ngx_http_fireworks_preconf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_fireworks_init(ngx_conf_t *cf);
+
+static char *ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fireworks_tries(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fireworks_retry_on(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fireworks_backoff_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fireworks_jitter_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fireworks_msec(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_fireworks_parse_msec(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_msec_t *ms);
+
+
+/* the guidance's "recommended client timeout" ranges: low end, high end */
+
+static ngx_http_fireworks_preset_t  ngx_http_fireworks_presets[] = {
+    { 30000, 30000, 60000 },                  /* interactive */
+    { 300000, 300000, 1800000 },              /* agentic */
+    { 600000, 600000, 1800000 },              /* long_context */
+    { 60000, 60000, 60000 }                   /* batch */
+};
+
+
+static ngx_str_t  ngx_http_fireworks_workloads[] = {
+    ngx_string("interactive"),
+    ngx_string("agentic"),
+    ngx_string("long_context"),
+    ngx_string("batch"),
+    ngx_null_string
+};
+
+
+static ngx_uint_t  ngx_http_fireworks_default_statuses[] = {
+    429, 500, 502, 503, 504
+};
+
+
+static ngx_array_t  ngx_http_fireworks_default_retry_on = {
+    ngx_http_fireworks_default_statuses,
+    sizeof(ngx_http_fireworks_default_statuses) / sizeof(ngx_uint_t),
+    sizeof(ngx_uint_t),
+    sizeof(ngx_http_fireworks_default_statuses) / sizeof(ngx_uint_t),
+    NULL
+};
+
+
+static ngx_command_t  ngx_http_fireworks_commands[] = {
+
+    { ngx_string("fireworks_pass"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_tries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_tries,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, tries),
+      NULL },
+
+    { ngx_string("fireworks_retry_on"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_fireworks_retry_on,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_backoff"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fireworks_backoff_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_jitter"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_jitter_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_workload"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_workload,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, workload),
+      NULL },
+
+    { ngx_string("fireworks_deadline"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_msec,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, deadline),
+      NULL },
+
+    { ngx_string("fireworks_attempt_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_msec,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, attempt_timeout),
+      NULL },
+
+    { ngx_string("fireworks_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_msec,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, idle_timeout),
+      NULL },
+
+    { ngx_string("fireworks_retry_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, retry_after),
+      NULL },
+
+    { ngx_string("fireworks_retry_after_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_msec,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, retry_after_max),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_fireworks_module_ctx = {
+    ngx_http_fireworks_preconf,            /* preconfiguration */
+    ngx_http_fireworks_init,               /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_fireworks_create_loc_conf,    /* create location configuration */
+    ngx_http_fireworks_merge_loc_conf      /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_fireworks_module = {
+    NGX_MODULE_V1,
+    &ngx_http_fireworks_module_ctx,        /* module context */
+    ngx_http_fireworks_commands,           /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_fireworks_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fireworks_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->pass = NULL;
+     */
+
+    conf->tries = NGX_CONF_UNSET_UINT;
+    conf->retry_on = NGX_CONF_UNSET_PTR;
+    conf->backoff_base = NGX_CONF_UNSET_MSEC;
+    conf->backoff_max = NGX_CONF_UNSET_MSEC;
+    conf->jitter = NGX_CONF_UNSET_MSEC;
+    conf->jitter_full = NGX_CONF_UNSET;
+    conf->workload = NGX_CONF_UNSET_UINT;
+    conf->deadline = NGX_CONF_UNSET_MSEC;
+    conf->attempt_timeout = NGX_CONF_UNSET_MSEC;
+    conf->idle_timeout = NGX_CONF_UNSET_MSEC;
+    conf->retry_after = NGX_CONF_UNSET;
+    conf->retry_after_max = NGX_CONF_UNSET_MSEC;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_fireworks_loc_conf_t *prev = parent;
+    ngx_http_fireworks_loc_conf_t *conf = child;
+
+    if (conf->pass == NULL) {
+        conf->pass = prev->pass;
+    }
+
+    ngx_conf_merge_uint_value(conf->tries, prev->tries, 5);
+
+    ngx_conf_merge_ptr_value(conf->retry_on, prev->retry_on,
+                             &ngx_http_fireworks_default_retry_on);
+
+    /* base and max are one setting: a level that sets base sets both */
+
+    if (conf->backoff_base == NGX_CONF_UNSET_MSEC) {
+        conf->backoff_base = prev->backoff_base;
+        conf->backoff_max = prev->backoff_max;
+    }
+
+    if (conf->backoff_base == NGX_CONF_UNSET_MSEC) {
+        conf->backoff_base = 1000;
+    }
+
+    if (conf->backoff_max == NGX_CONF_UNSET_MSEC) {
+        conf->backoff_max = ngx_max(30000, conf->backoff_base);
+    }
+
+    if (conf->jitter == NGX_CONF_UNSET_MSEC) {
+        conf->jitter = prev->jitter;
+        conf->jitter_full = prev->jitter_full;
+    }
+
+    if (conf->jitter == NGX_CONF_UNSET_MSEC) {
+        conf->jitter = 1000;
+        conf->jitter_full = 0;
+    }
+
+    /*
+     * A workload preset and the explicit limits merge level by level: at
+     * each level an explicit value beats the preset of the same level, and
+     * whatever a level sets beats what it inherits, so a workload named in
+     * a location overrides a limit set at server level.
+     */
+
+    conf->attempt_timeout = ngx_http_fireworks_merge_limit(
+                  conf->attempt_timeout, prev->attempt_timeout,
+                  conf->workload, prev->workload,
+                  offsetof(ngx_http_fireworks_preset_t, attempt_timeout));
+
+    conf->idle_timeout = ngx_http_fireworks_merge_limit(
+                  conf->idle_timeout, prev->idle_timeout,
+                  conf->workload, prev->workload,
+                  offsetof(ngx_http_fireworks_preset_t, idle_timeout));
+
+    conf->deadline = ngx_http_fireworks_merge_limit(
+                  conf->deadline, prev->deadline,
+                  conf->workload, prev->workload,
+                  offsetof(ngx_http_fireworks_preset_t, deadline));
+
+    ngx_conf_merge_uint_value(conf->workload, prev->workload,
+                              NGX_HTTP_FIREWORKS_INTERACTIVE);
+
+    ngx_conf_merge_value(conf->retry_after, prev->retry_after, 1);
+    ngx_conf_merge_msec_value(conf->retry_after_max, prev->retry_after_max,
+                              60000);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_msec_t
+ngx_http_fireworks_merge_limit(ngx_msec_t conf, ngx_msec_t prev,
+    ngx_uint_t workload, ngx_uint_t prev_workload, size_t offset)
+{
+    ngx_http_fireworks_preset_t  *p;
+
+    if (conf != NGX_CONF_UNSET_MSEC) {
+        return conf;
+    }
+
+    if (workload == NGX_CONF_UNSET_UINT) {
+
+        if (prev != NGX_CONF_UNSET_MSEC) {
+            return prev;
+        }
+
+        /* the http level is never merged itself: resolve its preset here */
+
+        workload = (prev_workload == NGX_CONF_UNSET_UINT)
+                   ? NGX_HTTP_FIREWORKS_INTERACTIVE : prev_workload;
+    }
+
+    p = &ngx_http_fireworks_presets[workload];
+
+    return *(ngx_msec_t *) ((u_char *) p + offset);
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_preconf(ngx_conf_t *cf)
+{
+    return ngx_http_fireworks_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_init(ngx_conf_t *cf)
+{
+    return ngx_http_fireworks_filter_init(cf);
+}
+
+
+static char *
+ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (flcf->pass != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid uri \"%V\" in \"%V\" directive, "
+                           "it must start with \"/\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->pass = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (flcf->pass == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = flcf->pass;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_fireworks_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fireworks_tries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (flcf->tries != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > NGX_HTTP_FIREWORKS_MAX_TRIES) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a number from 1 to %d",
+                           &value[1], &cmd->name,
+                           NGX_HTTP_FIREWORKS_MAX_TRIES);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->tries = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fireworks_retry_on(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t   i, *s;
+
+    if (flcf->retry_on != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    flcf->retry_on = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                      sizeof(ngx_uint_t));
+    if (flcf->retry_on == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        n = ngx_atoi(value[i].data, value[i].len);
+
+        if (n < NGX_HTTP_FIREWORKS_STATUS_MIN
+            || n > NGX_HTTP_FIREWORKS_STATUS_MAX)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid status \"%V\" in \"%V\" directive, "
+                               "it must be a number from %d to %d",
+                               &value[i], &cmd->name,
+                               NGX_HTTP_FIREWORKS_STATUS_MIN,
+                               NGX_HTTP_FIREWORKS_STATUS_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        s = ngx_array_push(flcf->retry_on);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fireworks_backoff_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_str_t  *value;
+
+    if (flcf->backoff_base != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_fireworks_parse_msec(cf, &value[1], &flcf->backoff_base)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_fireworks_parse_msec(cf, &value[2], &flcf->backoff_max)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (flcf->backoff_max < flcf->backoff_base) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "max must not be less than base \"%V\"",
+                           &value[2], &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fireworks_jitter_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_str_t  *value;
+
+    if (flcf->jitter != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 4 && ngx_strncmp(value[1].data, "full", 4) == 0) {
+        flcf->jitter = 0;
+        flcf->jitter_full = 1;
+        return NGX_CONF_OK;
+    }
+
+    flcf->jitter_full = 0;
+
+    if (ngx_http_fireworks_parse_msec(cf, &value[1], &flcf->jitter)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (flcf->workload != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; ngx_http_fireworks_workloads[i].len; i++) {
+        if (value[1].len == ngx_http_fireworks_workloads[i].len
+            && ngx_strncmp(value[1].data, ngx_http_fireworks_workloads[i].data,
+                           value[1].len)
+               == 0)
+        {
+            flcf->workload = i;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, it must be "
+                       "\"interactive\", \"agentic\", \"long_context\" "
+                       "or \"batch\"", &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* ngx_conf_set_msec_slot() does not name the bad value: this one does */
+
+static char *
+ngx_http_fireworks_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_msec_t  *ms;
+    ngx_str_t   *value;
+
+    ms = (ngx_msec_t *) ((u_char *) conf + cmd->offset);
+
+    if (*ms != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_fireworks_parse_msec(cf, &value[1], ms) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_parse_msec(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_msec_t *ms)
+{
+    ngx_str_t  *name;
+
+    *ms = ngx_parse_time(value, 0);
+
+    if (*ms == (ngx_msec_t) NGX_ERROR) {
+        name = cf->args->elts;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\" in \"%V\" directive",
+                           value, &name[0]);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,206 @@
+
+/*
+ * Copyright (C) ngx_fireworks_module authors
+ *
+ * Embedded variables.  All of them read the main request's ctx and change
+ * from attempt to attempt, while subrequests share the main request's
+ * variable cache: so none is cacheable.
+ */
+
+
+#include "ngx_http_fireworks_module.h"
+
+
+static ngx_int_t ngx_http_fireworks_number_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fireworks_statuses_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fireworks_backoff_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fireworks_outcome_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
+
+    { ngx_string("fireworks_attempt"), NULL,
+      ngx_http_fireworks_number_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_attempts"), NULL,
+      ngx_http_fireworks_number_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_statuses"), NULL,
+      ngx_http_fireworks_statuses_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_backoff"), NULL,
+      ngx_http_fireworks_backoff_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_outcome"), NULL,
+      ngx_http_fireworks_outcome_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_fireworks_outcomes[] = {
+    ngx_null_string,
+    ngx_string("done"),
+    ngx_string("tries"),
+    ngx_string("client_closed"),
+    ngx_string("deadline"),
+    ngx_string("retry_after"),
+    ngx_string("shutdown")
+};
+
+
+ngx_int_t
+ngx_http_fireworks_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_fireworks_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_number_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%ui", ctx->attempt) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_statuses_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_uint_t                 i, *s;
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL || ctx->statuses.nelts == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, ctx->statuses.nelts * (NGX_INT_T_LEN + 2));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    s = ctx->statuses.elts;
+
+    for (i = 0; i < ctx->statuses.nelts; i++) {
+        if (i) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        p = ngx_sprintf(p, "%ui", s[i]);
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_backoff_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_msec_t                 ms;
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ms = ctx->waited;
+
+    if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
+        ms += ngx_current_msec - ctx->wait_start;
+    }
+
+    v->len = ngx_sprintf(p, "%M.%03M", ms / 1000, ms % 1000) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_outcome_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL || ctx->outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_fireworks_outcomes[ctx->outcome].len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ngx_http_fireworks_outcomes[ctx->outcome].data;
+
+    return NGX_OK;
+}

@@ -1,0 +1,403 @@
+package FW;
+
+# A small test harness for ngx_http_fireworks_module, in core Perl.
+#
+# Per test file: a temporary directory, free ports, the stand-in API
+# (t/lib/fakeapi.js) and the real nginx with the built module loaded.
+# finish() stops everything and fails the file when error.log has an
+# [alert], [crit] or [emerg] line or a worker that exited on a signal.
+#
+# Environment: TEST_NGINX_BINARY (nginx), TEST_NGINX_MODULE (the .so),
+# TEST_NGINX_LEAVE=1 keeps the directory, TEST_NGINX_CATLOG=1 prints
+# error.log at the end.
+
+use warnings;
+use strict;
+
+use Exporter qw/import/;
+use File::Temp qw/tempdir/;
+use File::Basename qw/dirname/;
+use IO::Socket::INET;
+use IO::Select;
+use JSON::PP;
+use POSIX qw/WNOHANG :signal_h/;
+use Socket qw/SOL_SOCKET SO_LINGER/;
+use Test::More;
+use Time::HiRes qw/time sleep/;
+
+our @EXPORT_OK = qw/http http_raw dechunk json/;
+
+my $LIB = dirname(__FILE__);
+my @ALL;
+
+sub new {
+    my ($class, %args) = @_;
+
+    my $self = bless {
+        binary => $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx',
+        module => $ENV{TEST_NGINX_MODULE}
+                  || "$LIB/../../build/ngx_http_fireworks_module.so",
+        ports => {},
+        pids => [],
+    }, $class;
+
+    plan(skip_all => "no nginx at $self->{binary}") unless -x $self->{binary};
+    plan(skip_all => "no module at $self->{module}") unless -f $self->{module};
+
+    $self->{dir} = tempdir('fireworks-test-XXXXXXXX', TMPDIR => 1,
+        CLEANUP => !$ENV{TEST_NGINX_LEAVE});
+    chmod 0755, $self->{dir};
+
+    push @ALL, $self;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+
+# A free TCP port on 127.0.0.1 for NAME, the same one for each call.
+
+sub port {
+    my ($self, $name) = @_;
+    return $self->{ports}{$name} if $self->{ports}{$name};
+
+    for (1 .. 100) {
+        my $p = 20000 + int(rand(30000));
+        next if grep { $_ == $p } values %{$self->{ports}};
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => $p, Listen => 1, ReuseAddr => 1) or next;
+        close $s;
+        return $self->{ports}{$name} = $p;
+    }
+
+    die "no free port\n";
+}
+
+sub api_port { $_[0]->port('api') }
+sub nginx_port { $_[0]->port('nginx') }
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+    open my $fh, '>', "$self->{dir}/$name" or die "$name: $!\n";
+    binmode $fh;
+    print $fh $content;
+    close $fh;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    open my $fh, '<', "$self->{dir}/$name" or return '';
+    local $/;
+    my $content = <$fh>;
+    close $fh;
+    return $content;
+}
+
+# The nginx.conf template: %%GLOBALS%% (module, pid, error_log, user),
+# %%HTTP_GLOBALS%% (access log and temp paths), %%PORT_NAME%% (a free
+# port per NAME; %%PORT_NGINX%% and %%PORT_API%% are the usual two) and
+# %%TESTDIR%%.
+
+sub expand {
+    my ($self, $conf) = @_;
+    my $d = $self->{dir};
+    my $user = $> == 0 ? "user root;\n" : '';
+
+    my $globals = <<"EOF";
+load_module $self->{module};
+pid $d/nginx.pid;
+error_log $d/error.log debug;
+${user}
+EOF
+
+    my $http = <<"EOF";
+access_log $d/access.log;
+client_body_temp_path $d/client_body_temp;
+proxy_temp_path $d/proxy_temp;
+fastcgi_temp_path $d/fastcgi_temp;
+uwsgi_temp_path $d/uwsgi_temp;
+scgi_temp_path $d/scgi_temp;
+EOF
+
+    $conf =~ s/%%GLOBALS%%/$globals/g;
+    $conf =~ s/%%HTTP_GLOBALS%%/$http/g;
+    $conf =~ s/%%TESTDIR%%/$d/g;
+    $conf =~ s/%%PORT_(\w+)%%/$self->port(lc $1)/ge;
+    return $conf;
+}
+
+sub write_conf {
+    my ($self, $conf, $name) = @_;
+    $name ||= 'nginx.conf';
+    $self->write_file($name, $self->expand($conf));
+    $self->{conf} = $conf;
+    return $self;
+}
+
+# nginx -t on a config; returns (exit code, output).
+
+sub test_conf {
+    my ($self, $conf) = @_;
+    $self->write_file('test.conf', $self->expand($conf));
+    my $out = `$self->{binary} -t -p $self->{dir}/ -c $self->{dir}/test.conf -e $self->{dir}/test-error.log 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub start_api {
+    my ($self) = @_;
+    my $port = $self->api_port;
+    my $pid = fork();
+    die "fork: $!\n" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$self->{dir}/api.out";
+        open STDERR, '>&', \*STDOUT;
+        exec 'node', "$LIB/fakeapi.js", '--port', $port,
+            '--log', "$self->{dir}/attempts.jsonl";
+        exit 127;
+    }
+
+    $self->{api_pid} = $pid;
+    wait_port($port) or die "stand-in API did not start\n";
+    return $self;
+}
+
+sub run {
+    my ($self, $conf) = @_;
+    $self->write_conf($conf) if defined $conf;
+    $self->start_api unless $self->{api_pid};
+
+    my $d = $self->{dir};
+    my $out = `$self->{binary} -p $d/ -c $d/nginx.conf -e $d/error.log 2>&1`;
+    if ($? != 0) {
+        die "nginx failed to start: $out\n" . $self->read_file('error.log');
+    }
+
+    wait_port($self->nginx_port) or die "nginx does not listen\n";
+    $self->{running} = 1;
+    return $self;
+}
+
+sub master_pid {
+    my ($self) = @_;
+    my $pid = $self->read_file('nginx.pid');
+    chomp $pid;
+    return $pid;
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    my $m = $self->master_pid or return ();
+    my @p = split ' ', `ps -o pid= --ppid $m 2>/dev/null`;
+    return grep { `ps -o args= -p $_` =~ /worker process/ } @p;
+}
+
+# Resident memory of a worker in KB.
+
+sub worker_rss {
+    my ($self, $pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return 0;
+    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    return 0;
+}
+
+sub signal {
+    my ($self, $sig) = @_;
+    my $pid = $self->master_pid or return;
+    kill $sig, $pid;
+}
+
+sub reload {
+    my ($self) = @_;
+    system("$self->{binary} -p $self->{dir}/ -c $self->{dir}/nginx.conf "
+        . "-e $self->{dir}/error.log -s reload >/dev/null 2>&1");
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{running};
+    my $pid = $self->master_pid;
+    if ($pid && kill(0, $pid)) {
+        kill 'QUIT', $pid;
+        for (1 .. 100) { last unless kill(0, $pid); sleep 0.1 }
+        kill 'TERM', $pid if kill(0, $pid);
+        for (1 .. 50) { last unless kill(0, $pid); sleep 0.1 }
+    }
+    $self->{running} = 0;
+}
+
+sub stop_api {
+    my ($self) = @_;
+    return unless $self->{api_pid};
+    kill 'TERM', $self->{api_pid};
+    waitpid($self->{api_pid}, 0);
+    delete $self->{api_pid};
+}
+
+# Stops nginx and the stand-in, then checks error.log.
+
+sub finish {
+    my ($self) = @_;
+    $self->stop;
+    $self->stop_api;
+
+    my $log = $self->read_file('error.log');
+    print STDERR $log if $ENV{TEST_NGINX_CATLOG};
+
+    my @bad = grep { /\[(alert|crit|emerg)\]/ || /exited on signal/ }
+        split /\n/, $log;
+    ok(!@bad, 'no alert, crit or worker crash in error.log')
+        or diag(join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]);
+}
+
+sub error_log { $_[0]->read_file('error.log') }
+
+# The attempts the stand-in recorded for an id.
+
+sub attempts {
+    my ($self, $id) = @_;
+    my $r = http_raw($self->api_port,
+        "GET /_attempts?id=$id HTTP/1.0\r\nHost: api\r\n\r\n");
+    my ($body) = $r =~ /\r\n\r\n(.*)\z/s;
+    return decode_json($body || '[]');
+}
+
+# Lines of the access log, each split on " | ".
+
+sub access_log {
+    my ($self, $name) = @_;
+    return map { [ split / \| / ] } split /\n/,
+        $self->read_file($name || 'access.log');
+}
+
+sub wait_port {
+    my ($port, $timeout) = @_;
+    my $end = time + ($timeout || 10);
+    while (time < $end) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        if ($s) { close $s; return 1 }
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# Sends a raw request to a port, returns everything read until the peer
+# closes (or until timeout seconds pass).
+
+sub http_raw {
+    my ($port, $request, %opt) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+        or die "connect $port: $!\n";
+    $s->autoflush(1);
+    print $s $request;
+
+    my $data = '';
+    my $sel = IO::Select->new($s);
+    my $end = time + ($opt{timeout} || 20);
+    my @chunks;
+
+    while (time < $end) {
+        last unless $sel->can_read($end - time);
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        push @chunks, [time, $buf];
+        $data .= $buf;
+    }
+
+    close $s;
+    return wantarray ? ($data, \@chunks) : $data;
+}
+
+# A request through nginx.  Options: method, uri, headers (hash or
+# array ref), body, script and id (the stand-in's x-fw-script and
+# x-fw-id), version (HTTP/1.1 by default, Connection: close), timeout.
+# Returns a hash: status, headers (lowercase keys, arrays joined by ", "),
+# raw_headers, body (dechunked), raw, chunked, complete, chunks, elapsed.
+
+sub http {
+    my ($self, %o) = @_;
+    my $method = $o{method} || ($o{body} ? 'POST' : 'GET');
+    my $uri = $o{uri} || '/v1/chat/completions';
+    my $version = $o{version} || 'HTTP/1.1';
+    my @h = ('Host: localhost');
+
+    push @h, "X-FW-Script: $o{script}" if defined $o{script};
+    push @h, "X-FW-Id: $o{id}" if defined $o{id};
+    my @extra = ref $o{headers} eq 'HASH' ? map { "$_: $o{headers}{$_}" }
+        sort keys %{$o{headers}} : @{$o{headers} || []};
+    push @h, @extra;
+    push @h, 'Connection: close' unless $o{keepalive};
+
+    my $body = defined $o{body} ? $o{body} : '';
+    if (length $body && !grep { /^transfer-encoding/i } @extra) {
+        push @h, 'Content-Type: application/json'
+            unless grep { /^content-type/i } @extra;
+        push @h, 'Content-Length: ' . length($body);
+    }
+
+    my $req = "$method $uri $version\r\n" . join("\r\n", @h) . "\r\n\r\n"
+        . $body;
+    my $t0 = time;
+    my ($raw, $chunks) = http_raw($o{port} || $self->nginx_port, $req,
+        timeout => $o{timeout});
+
+    my $r = parse_response($raw);
+    $r->{elapsed} = time - $t0;
+    $r->{chunks} = $chunks;
+    $r->{t0} = $t0;
+    return $r;
+}
+
+sub parse_response {
+    my ($raw) = @_;
+    my %r = (raw => $raw, status => 0, headers => {}, body => '');
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    return \%r unless defined $head && $head =~ m{^HTTP/\d\.\d (\d+)};
+
+    $r{status} = $1;
+    $r{raw_headers} = $head;
+    for my $line (split /\r\n/, $head) {
+        next unless $line =~ /^([^:]+):\s*(.*)$/;
+        my $k = lc $1;
+        $r{headers}{$k} = exists $r{headers}{$k}
+            ? "$r{headers}{$k}, $2" : $2;
+    }
+
+    $body = '' unless defined $body;
+    if (($r{headers}{'transfer-encoding'} || '') =~ /chunked/i) {
+        $r{chunked} = 1;
+        ($r{body}, $r{complete}) = dechunk($body);
+
+    } else {
+        $r{body} = $body;
+        my $len = $r{headers}{'content-length'};
+        $r{complete} = defined $len ? length($body) == $len : 1;
+    }
+
+    return \%r;
+}
+
+# Decodes a chunked body; returns (data, whether the last chunk came).
+
+sub dechunk {
+    my ($s) = @_;
+    my $out = '';
+    while ($s =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+        my $n = hex $1;
+        return ($out, 1) if $n == 0;
+        return ($out . $s, 0) if length($s) < $n;
+        $out .= substr($s, 0, $n, '');
+        $s =~ s/^\r\n//;
+    }
+    return ($out, 0);
+}
+
+sub json { decode_json($_[0]) }
+
+END {
+    for my $t (@ALL) {
+        $t->stop if $t->{running};
+        $t->stop_api if $t->{api_pid};
+    }
+}
+
+1;
