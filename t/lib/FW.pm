@@ -20,7 +20,7 @@ use File::Basename qw/dirname/;
 use IO::Socket::INET;
 use IO::Select;
 use JSON::PP;
-use POSIX qw/WNOHANG :signal_h/;
+use POSIX qw/WNOHANG/;
 use Socket qw/SOL_SOCKET SO_LINGER/;
 use Test::More;
 use Time::HiRes qw/time sleep/;
@@ -131,6 +131,68 @@ sub write_conf {
     $self->write_file($name, $self->expand($conf));
     $self->{conf} = $conf;
     return $self;
+}
+
+# The usual gateway: the stand-in API as upstream "api", an internal
+# /_fireworks/ location that proxies to it, and the caller's locations.
+# Options: locations, http (extra http-level lines), listen (extra listen
+# parameters), internal (extra lines in /_fireworks/), main (extra lines
+# at main level), connections.
+
+sub gateway {
+    my ($self, %o) = @_;
+    my $conn = $o{connections} || 1024;
+    my $listen = $o{listen} || '';
+    my $main = $o{main} || '';
+    my $http = $o{http} || '';
+    my $locations = $o{locations} || '';
+    my $internal = $o{internal} || '';
+
+    return <<"EOF";
+%%GLOBALS%%
+worker_processes 1;
+$main
+events { worker_connections $conn; }
+
+http {
+    %%HTTP_GLOBALS%%
+    log_format fw '\$status | \$fireworks_attempts | \$fireworks_statuses | '
+                  '\$fireworks_backoff | \$fireworks_outcome | '
+                  '\$upstream_status | \$request_time | \$http_x_fw_id';
+    access_log %%TESTDIR%%/fw.log fw;
+
+    upstream api {
+        server 127.0.0.1:%%PORT_API%%;
+        keepalive 32;
+    }
+
+$http
+
+    server {
+        listen 127.0.0.1:%%PORT_NGINX%% $listen;
+
+$locations
+
+        location /_fireworks/ {
+            internal;
+            proxy_pass http://api/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Retry-Attempt \$fireworks_attempt;
+            proxy_buffering off;
+$internal
+        }
+    }
+}
+EOF
+}
+
+# The fw.log line of a request id (the X-FW-Id header), split on " | ".
+
+sub log_line {
+    my ($self, $id) = @_;
+    my ($l) = grep { ($_->[7] || '') eq $id } $self->access_log('fw.log');
+    return $l || [];
 }
 
 # nginx -t on a config; returns (exit code, output).

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// A small concurrent HTTP client for the load tests and benchmarks.
+//
+//   node load.js --port P [--path /v1/chat/completions] [--n 1000] [--c 50]
+//                [--script 503,200] [--ids unique|same] [--body JSON]
+//
+// Sends n POST requests, c at a time, over keep-alive connections; each
+// request gets its own x-fw-id (so the stand-in runs its script afresh).
+// Prints one JSON line: statuses seen, errors, elapsed seconds and
+// per-request latency percentiles in ms.
+'use strict';
+
+const http = require('http');
+
+const a = process.argv.slice(2);
+const o = {};
+for (let i = 0; i < a.length; i += 2) o[a[i].replace(/^--/, '')] = a[i + 1];
+
+const port = parseInt(o.port, 10);
+const path = o.path || '/v1/chat/completions';
+const n = parseInt(o.n || '1000', 10);
+const c = parseInt(o.c || '50', 10);
+const script = o.script || '200';
+const body = o.body || '{"model":"m","messages":[{"role":"user","content":"hi"}]}';
+const prefix = o.prefix || ('r' + process.pid + '-');
+const agent = new http.Agent({ keepAlive: true, maxSockets: c });
+
+const statuses = {};
+const lat = [];
+let errors = 0, sent = 0, done = 0;
+const t0 = Date.now();
+
+function one() {
+  if (sent >= n) return;
+  const i = sent++;
+  const start = Date.now();
+  const req = http.request({
+    port, host: '127.0.0.1', path, method: 'POST', agent,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body),
+               'x-fw-script': script, 'x-fw-id': o.ids === 'same' ? prefix : prefix + i },
+  }, (res) => {
+    res.on('data', () => {});
+    res.on('end', () => {
+      statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1;
+      lat.push(Date.now() - start);
+      finish();
+    });
+  });
+  req.on('error', () => { errors++; finish(); });
+  req.end(body);
+}
+
+function finish() {
+  done++;
+  if (done === n) {
+    lat.sort((x, y) => x - y);
+    const p = (q) => lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] : 0;
+    console.log(JSON.stringify({ n, statuses, errors, elapsed: (Date.now() - t0) / 1000,
+                                 p50: p(0.5), p99: p(0.99), max: lat[lat.length - 1] || 0 }));
+    agent.destroy();
+    return;
+  }
+  one();
+}
+
+for (let i = 0; i < Math.min(c, n); i++) one();
