@@ -38,7 +38,7 @@ sub new {
         module => $ENV{TEST_NGINX_MODULE}
                   || "$LIB/../../build/ngx_http_fireworks_module.so",
         ports => {},
-        pids => [],
+        owner => $$,
     }, $class;
 
     plan(skip_all => "no nginx at $self->{binary}") unless -x $self->{binary};
@@ -456,7 +456,7 @@ sub dechunk {
 sub json { decode_json($_[0]) }
 
 END {
-    for my $t (@ALL) {
+    for my $t (grep { $_->{owner} == $$ } @ALL) {
         $t->stop if $t->{running};
         $t->stop_api if $t->{api_pid};
     }
