@@ -115,6 +115,10 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
+    /* the attempt's timer ends here; the idle one starts, exactly */
+
+    ctx->last_data = ngx_current_msec;
+    ngx_http_fireworks_arm(ctx, 0);
     ngx_http_fireworks_arm(ctx, flcf->idle_timeout);
 
     /*
@@ -156,9 +160,8 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
 static ngx_int_t
 ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_chain_t                    *cl;
-    ngx_http_fireworks_ctx_t       *ctx;
-    ngx_http_fireworks_loc_conf_t  *flcf;
+    ngx_chain_t               *cl;
+    ngx_http_fireworks_ctx_t  *ctx;
 
     ctx = ngx_http_fireworks_attempt_ctx(r);
 
@@ -190,13 +193,14 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             }
         }
 
-        flcf = ngx_http_get_module_loc_conf(r->main,
-                                            ngx_http_fireworks_module);
+        /*
+         * the idle timer is not moved on every chunk: it checks when it
+         * fires how long ago the last data came
+         */
 
-        if (flcf->idle_timeout && !ctx->complete) {
-            ngx_http_fireworks_arm(ctx, flcf->idle_timeout);
+        ctx->last_data = ngx_current_msec;
 
-        } else if (ctx->complete) {
+        if (ctx->complete) {
             ngx_http_fireworks_arm(ctx, 0);
         }
 

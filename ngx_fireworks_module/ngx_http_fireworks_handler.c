@@ -535,6 +535,7 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 static void
 ngx_http_fireworks_timer_handler(ngx_event_t *ev)
 {
+    ngx_msec_t                      idle;
     ngx_connection_t               *c;
     ngx_http_request_t             *r;
     ngx_http_fireworks_ctx_t       *ctx;
@@ -586,6 +587,13 @@ ngx_http_fireworks_timer_handler(ngx_event_t *ev)
         break;
 
     case NGX_HTTP_FIREWORKS_FORWARD:
+
+        idle = ngx_current_msec - ctx->last_data;
+
+        if (idle < flcf->idle_timeout) {
+            ngx_add_timer(&ctx->timer, flcf->idle_timeout - idle);
+            return;
+        }
 
         ctx->cut = NGX_HTTP_FIREWORKS_CUT_IDLE;
         ngx_log_error(NGX_LOG_WARN, c->log, 0,

@@ -95,6 +95,7 @@ typedef struct {
     ngx_msec_t                    wait_start;
     ngx_msec_t                    waited;      /* all backoff waits */
     ngx_msec_t                    delay;       /* the wait decided on */
+    ngx_msec_t                    last_data;   /* for the idle timeout */
 
     ngx_array_t                   statuses;    /* of ngx_uint_t */
 
