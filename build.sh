@@ -77,6 +77,13 @@ build() {
 run_tests() {
     install_pkgs $TEST_PKGS
     command -v node >/dev/null || install_pkgs nodejs
+    # the real clients of t/13-sdk.t, pinned by t/sdk/package-lock.json
+    if [ ! -d "$ROOT/t/sdk/node_modules" ] || \
+       [ "$ROOT/t/sdk/package-lock.json" -nt "$ROOT/t/sdk/node_modules" ]; then
+        command -v npm >/dev/null || install_pkgs npm
+        log "npm ci (t/sdk)"
+        (cd "$ROOT/t/sdk" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
     export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-$(command -v nginx || echo /usr/sbin/nginx)}
     export TEST_NGINX_MODULE=${TEST_NGINX_MODULE:-$BUILD/$MODULE.so}
     cd "$ROOT"
