@@ -2,6 +2,7 @@
 #
 # ./build.sh              build build/ngx_http_fireworks_module.so
 # ./build.sh test         build, then run the test suite (prove -r t/)
+# ./build.sh demo [--serve]  see the gateway at work (demo/demo.sh)
 # NGINX_SRC=/path ./build.sh   build against another nginx source tree
 #
 set -euo pipefail
@@ -94,5 +95,11 @@ cmd=${1:-build}
 case "$cmd" in
     build) build ;;
     test) build; run_tests ;;
-    *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+    demo)
+        [ -f "$BUILD/$MODULE.so" ] || build
+        install_pkgs curl
+        command -v node >/dev/null || install_pkgs nodejs
+        shift
+        exec "$ROOT/demo/demo.sh" "$@" ;;
+    *) echo "usage: $0 [build|test|demo [--serve]]" >&2; exit 2 ;;
 esac

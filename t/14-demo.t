@@ -1,0 +1,32 @@
+#!/usr/bin/perl
+
+# ./build.sh demo: it runs, reports what the gateway did for each request
+# and leaves nothing behind.
+
+use warnings;
+use strict;
+
+use FindBin;
+use Test::More;
+
+my $root = "$FindBin::Bin/..";
+plan(skip_all => 'module not built') unless -f ($ENV{TEST_NGINX_MODULE}
+    || "$root/build/ngx_http_fireworks_module.so");
+
+my $out = `$root/demo/demo.sh 2>&1`;
+is($? >> 8, 0, 'demo exits 0') or diag $out;
+
+my %row = map { my @f = split ' '; ($f[0] => \@f) }
+    grep { /^\S+\s+\d{3}\s/ } split /\n/, $out;
+
+is_deeply([@{$row{plain} || []}[1 .. 3]], [200, 1, 200], 'plain: one attempt');
+is_deeply([@{$row{'rate-limited'} || []}[1, 2]], [200, 2], 'rate limited');
+like($row{'rate-limited'}[4] || '', qr/^2\.\d+s$/, 'waited Retry-After: 2');
+is_deeply([@{$row{overloaded} || []}[1, 2]], [200, 3], 'overloaded');
+is($row{stream}[1], 200, 'stream');
+is_deeply([@{$row{'bad-request'} || []}[1, 2]], [400, 1], 'bad request');
+is($row{'still-overloaded'}[5], 'tries', 'tries ran out');
+like($out, qr/data: \{"id":"stream"/, 'stream shown');
+unlike($out, qr/\[alert\]|\[crit\]/, 'no alerts');
+
+done_testing;
