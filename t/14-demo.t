@@ -29,4 +29,15 @@ is($row{'still-overloaded'}[5], 'tries', 'tries ran out');
 like($out, qr/data: \{"id":"stream"/, 'stream shown');
 unlike($out, qr/\[alert\]|\[crit\]/, 'no alerts');
 
+# --serve with FIREWORKS_API_KEY: the configuration for the real API passes
+# nginx -t (the demo tests it before it starts) and nginx starts; this
+# machine cannot reach the API, so no request is sent
+
+$out = `FIREWORKS_API_KEY=fw-test timeout -s INT 4 $root/demo/demo.sh --serve 2>&1`;
+like($out, qr{-> +https://api\.fireworks\.ai/inference/v1}, 'serve: real API')
+    or diag $out;
+like($out, qr/Ctrl-C stops it/, 'serve: config passed nginx -t, running');
+is(`ps -eo args | grep -c '[n]ginx: master.*fireworks-demo'` + 0, 0,
+    'serve: Ctrl-C stops nginx');
+
 done_testing;
