@@ -20,7 +20,7 @@ static ngx_int_t ngx_http_fireworks_start(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static ngx_int_t ngx_http_fireworks_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
-static void ngx_http_fireworks_merge_states(ngx_http_request_t *r,
+static void ngx_http_fireworks_merge_states(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_request_t *sr);
 static void ngx_http_fireworks_wait(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
@@ -361,7 +361,7 @@ ngx_http_fireworks_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                    "fireworks attempt %ui done: %i, state %d",
                    ctx->attempt, rc, ctx->state);
 
-    ngx_http_fireworks_merge_states(ctx->request, sr);
+    ngx_http_fireworks_merge_states(ctx, sr);
 
     if (ctx->state != NGX_HTTP_FIREWORKS_RUNNING
         || rc < NGX_HTTP_SPECIAL_RESPONSE)
@@ -397,12 +397,13 @@ ngx_http_fireworks_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 /* $upstream_status and friends of the main request list every attempt */
 
 static void
-ngx_http_fireworks_merge_states(ngx_http_request_t *r, ngx_http_request_t *sr)
+ngx_http_fireworks_merge_states(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_request_t *sr)
 {
-    void                      *p;
-    ngx_http_fireworks_ctx_t  *ctx;
+    void                *p;
+    ngx_http_request_t  *r;
 
-    ctx = sr->post_subrequest->data;
+    r = ctx->request;
 
     if (ctx->states_merged
         || sr->upstream_states == NULL
