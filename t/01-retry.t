@@ -101,6 +101,11 @@ is(scalar(keys %{{ map { $_->{body_sha256} => 1 } @$a }}), 1, 'same body');
 is_deeply([map { $_->{headers}{'x-retry-attempt'} } @$a], [1, 2, 3],
     '$fireworks_attempt per attempt');
 
+# a discarded answer is read to its end: the upstream connection is reused
+
+is(scalar(keys %{{ map { $_->{peer_port} => 1 } @$a }}), 1,
+    'all attempts on one keep-alive upstream connection');
+
 # each retryable status is retried; the others go out after one attempt
 
 for my $s (429, 500, 502, 503, 504) {

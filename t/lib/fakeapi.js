@@ -25,7 +25,8 @@
 //
 // Control: GET /_attempts?id=X (JSON list of recorded attempts),
 // GET /_health.  Each attempt records its arrival time, method, URL,
-// headers, body length and SHA-256.
+// headers, body length and SHA-256, and the client's port (the same port
+// means the same keep-alive connection).
 'use strict';
 
 const http = require('http');
@@ -178,7 +179,8 @@ const server = http.createServer((req, res) => {
     const steps = script.split(',');
     const step = parseStep(steps[Math.min(n, steps.length - 1)]);
     const rec = { t, id, n: n + 1, method: req.method, url: req.url, headers: req.headers,
-                  body_len: len, body_sha256: hash.digest('hex'), step: step.kind };
+                  body_len: len, body_sha256: hash.digest('hex'), step: step.kind,
+                  peer_port: req.socket.remotePort };
     if (!attempts.has(id)) attempts.set(id, []);
     attempts.get(id).push(rec);
     if (logFile) fs.appendFileSync(logFile, JSON.stringify(rec) + '\n');
