@@ -11,6 +11,8 @@
 
 static ngx_int_t ngx_http_fireworks_header_delay(ngx_list_t *headers,
     ngx_msec_t *ms);
+static ngx_int_t ngx_http_fireworks_parse_delay(u_char *p, size_t len,
+    ngx_uint_t scale, ngx_msec_t *ms);
 
 
 /*
@@ -171,7 +173,7 @@ ngx_http_fireworks_header_delay(ngx_list_t *headers, ngx_msec_t *ms)
  * exponents, garbage and values past NGX_HTTP_FIREWORKS_RA_LIMIT fail.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_fireworks_parse_delay(u_char *p, size_t len, ngx_uint_t scale,
     ngx_msec_t *ms)
 {

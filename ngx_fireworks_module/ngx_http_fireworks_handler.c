@@ -14,7 +14,6 @@
 #include "ngx_http_fireworks_module.h"
 
 
-ngx_int_t ngx_http_fireworks_handler(ngx_http_request_t *r);
 static void ngx_http_fireworks_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_start(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);

@@ -16,8 +16,6 @@ typedef struct {
 } ngx_http_fireworks_preset_t;
 
 
-ngx_int_t ngx_http_fireworks_handler(ngx_http_request_t *r);
-
 static void *ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);

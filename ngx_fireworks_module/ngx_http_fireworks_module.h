@@ -110,6 +110,7 @@ typedef struct {
 } ngx_http_fireworks_ctx_t;
 
 
+ngx_int_t ngx_http_fireworks_handler(ngx_http_request_t *r);
 void ngx_http_fireworks_wake(ngx_http_request_t *r);
 ngx_int_t ngx_http_fireworks_decide(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_request_t *sr, ngx_uint_t status);
@@ -122,8 +123,6 @@ ngx_msec_t ngx_http_fireworks_backoff(ngx_http_fireworks_loc_conf_t *flcf,
 ngx_msec_t ngx_http_fireworks_jitter(ngx_http_fireworks_loc_conf_t *flcf);
 ngx_int_t ngx_http_fireworks_retry_after(ngx_http_request_t *sr,
     ngx_msec_t *ms);
-ngx_int_t ngx_http_fireworks_parse_delay(u_char *p, size_t len,
-    ngx_uint_t scale, ngx_msec_t *ms);
 
 ngx_int_t ngx_http_fireworks_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_fireworks_add_variables(ngx_conf_t *cf);
