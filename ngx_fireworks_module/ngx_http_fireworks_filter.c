@@ -115,11 +115,22 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
-    /* the attempt's timer ends here; the idle one starts, exactly */
+    /*
+     * The idle timeout starts now.  A timer already due no later than it
+     * is kept: when it fires the handler sees FORWARD, measures the idle
+     * time from last_data and waits on, so a short answer that ends at
+     * once costs no timer tree update.
+     */
 
     ctx->last_data = ngx_current_msec;
-    ngx_http_fireworks_arm(ctx, 0);
-    ngx_http_fireworks_arm(ctx, flcf->idle_timeout);
+
+    if (!ctx->timer.timer_set
+        || (ngx_msec_int_t) (ctx->timer.timer.key - ngx_current_msec)
+           > (ngx_msec_int_t) flcf->idle_timeout)
+    {
+        ngx_http_fireworks_arm(ctx, 0);
+        ngx_http_fireworks_arm(ctx, flcf->idle_timeout);
+    }
 
     /*
      * The attempt's header becomes the main request's.  The lists are

@@ -413,12 +413,15 @@ ngx_http_fireworks_merge_states(ngx_http_fireworks_ctx_t *ctx,
 
     ctx->states_merged = 1;
 
+    /*
+     * The first attempt's array becomes the main request's: it lives in
+     * the same pool, and the attempt, done, no longer touches it.  Later
+     * attempts append to it, so one try costs no copy.
+     */
+
     if (r->upstream_states == NULL) {
-        r->upstream_states = ngx_array_create(r->pool, 4,
-                                           sizeof(ngx_http_upstream_state_t));
-        if (r->upstream_states == NULL) {
-            return;
-        }
+        r->upstream_states = sr->upstream_states;
+        return;
     }
 
     p = ngx_array_push_n(r->upstream_states, sr->upstream_states->nelts);
@@ -587,6 +590,12 @@ ngx_http_fireworks_timer_handler(ngx_event_t *ev)
         break;
 
     case NGX_HTTP_FIREWORKS_FORWARD:
+
+        /* an attempt's timer that outlived the header: no idle limit */
+
+        if (flcf->idle_timeout == 0) {
+            return;
+        }
 
         idle = ngx_current_msec - ctx->last_data;
 

@@ -60,6 +60,18 @@ $t->run($t->gateway(locations => <<'EOF'));
             fireworks_idle_timeout 500ms;
         }
 
+        location /idle-off/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_attempt_timeout 300ms;
+            fireworks_idle_timeout 0;
+        }
+
+        location /idle-long/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_attempt_timeout 300ms;
+            fireworks_idle_timeout 800ms;
+        }
+
         location /_rt/ {
             internal;
             proxy_pass http://api/;
@@ -152,6 +164,23 @@ like($t->error_log, qr/fireworks: no data for 500ms, response cut/,
 $r = $t->http(uri => '/idle/x', body => $body, script => 'sse;n=5;ms=300',
     id => 'idle-ok');
 ok($r->{complete}, 'idle: gaps below the limit');
+
+# the attempt's timer, still set when the stream starts, is not an idle
+# limit: with the idle timeout off the stream runs on, with a longer one
+# the stall is measured from the last data
+
+$r = $t->http(uri => '/idle-off/x', body => $body, script => 'sse;n=5;ms=200',
+    id => 'idle-off');
+ok($r->{complete}, 'idle timeout off: a stream outlives the attempt timer');
+
+$r = $t->http(uri => '/idle-long/x', body => $body,
+    script => 'stall;n=3;ms=200', id => 'idle-long', timeout => 5);
+@ev = $r->{body} =~ /^data: \{/mg;
+is(scalar @ev, 3, 'idle after attempt timer: events before the stall');
+ok(!$r->{complete}, 'idle after attempt timer: truncated');
+cmp_ok($r->{elapsed}, '>=', 1.0, 'idle after attempt timer: full idle limit');
+like($t->error_log, qr/fireworks: no data for 800ms, response cut/,
+    'idle after attempt timer: logged');
 
 $t->finish;
 done_testing;
