@@ -3,6 +3,7 @@
 # ./build.sh              build build/ngx_http_fireworks_module.so
 # ./build.sh test         build, then run the test suite (prove -r t/)
 # ./build.sh demo [--serve]  see the gateway at work (demo/demo.sh)
+# ./build.sh bench        run bench/ and write docs/benchmarks.md (minutes)
 # NGINX_SRC=/path ./build.sh   build against another nginx source tree
 #
 set -euo pipefail
@@ -16,6 +17,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 # Debian packages the build and the tests need; installed when missing.
 BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
 TEST_PKGS="curl procps"
+# the benchmarks' tools and peers; the test suite smoke-runs the benchmarks
+BENCH_PKGS="wrk haproxy libnginx-mod-http-lua gnuplot-nox util-linux"
 
 install_pkgs() {
     local missing=() p
@@ -76,7 +79,7 @@ build() {
 }
 
 run_tests() {
-    install_pkgs $TEST_PKGS
+    install_pkgs $TEST_PKGS $BENCH_PKGS
     command -v node >/dev/null || install_pkgs nodejs
     # the real clients of t/13-sdk.t, pinned by t/sdk/package-lock.json
     if [ ! -d "$ROOT/t/sdk/node_modules" ] || \
@@ -101,5 +104,12 @@ case "$cmd" in
         command -v node >/dev/null || install_pkgs nodejs
         shift
         exec "$ROOT/demo/demo.sh" "$@" ;;
-    *) echo "usage: $0 [build|test|demo [--serve]]" >&2; exit 2 ;;
+    bench)
+        build
+        install_pkgs $TEST_PKGS $BENCH_PKGS linux-perf
+        command -v node >/dev/null || install_pkgs nodejs
+        shift
+        cd "$ROOT"
+        exec perl bench/run.pl "$@" ;;
+    *) echo "usage: $0 [build|test|demo [--serve]|bench]" >&2; exit 2 ;;
 esac

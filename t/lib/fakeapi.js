@@ -15,7 +15,9 @@
 //                       ra=V (Retry-After: V), ram=V (retry-after-ms: V),
 //                       radate=S (Retry-After as an HTTP-date S s ahead)
 //   204                 no content
-//   sse;n=N;ms=M        N chat.completion.chunk events M ms apart, [DONE]
+//   sse;n=N;ms=M        N chat.completion.chunk events M ms apart, [DONE];
+//                       ts=1 adds "fw_sent", the write time (epoch ms,
+//                       fractional) to each event, for the benchmarks
 //   stall;n=N;ms=M      N events, then silence with the connection open
 //   cut;n=N;ms=M        N events, then the connection is closed
 //   slow;ms=M           wait M ms, then a chat completion
@@ -79,12 +81,14 @@ function completion(id, m) {
   });
 }
 
-function chunk(id, m, i, n) {
-  return 'data: ' + JSON.stringify({
+function chunk(id, m, i, n, ts) {
+  const ev = {
     id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: m,
     choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: 'tok0 ' } : { content: 'tok' + i + ' ' },
                 finish_reason: i === n - 1 ? 'stop' : null }],
-  }) + '\n\n';
+  };
+  if (ts) ev.fw_sent = performance.timeOrigin + performance.now();
+  return 'data: ' + JSON.stringify(ev) + '\n\n';
 }
 
 function stream(req, res, step, id, m, end) {
@@ -96,7 +100,7 @@ function stream(req, res, step, id, m, end) {
   const tick = () => {
     if (res.destroyed) return;
     if (i < n) {
-      res.write(chunk(id, m, i, n));
+      res.write(chunk(id, m, i, n, step.ts === '1'));
       i++;
       setTimeout(tick, ms);
       return;

@@ -1,0 +1,175 @@
+#!/usr/bin/perl
+
+# Benchmark 1 and the first half of 2: the cost of fireworks_pass on the
+# success path, against plain proxy_pass and the peers (a Lua retry loop,
+# HAProxy), all in front of the same fast upstream.
+#
+#   perl bench/overhead.pl [--smoke] [--out DIR] [--rounds N] [--seconds S]
+#
+# Rounds alternate the variants (the order rotates every round); the
+# report gives the median of the rounds and each median's ratio to plain
+# proxy_pass, for throughput and for the serving process's CPU time per
+# request.  Then perf, where the kernel lets it, samples the gateway
+# worker under proxy_pass and under fireworks_pass: the difference per
+# request, by function, is where the module's cost goes.
+
+use warnings;
+use strict;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Getopt::Long;
+use Bench;
+use Peers;
+
+my %o = (out => "$FindBin::Bin/../docs", rounds => 7, seconds => 5, c => 32);
+GetOptions(\%o, 'smoke', 'out=s', 'rounds=i', 'seconds=i', 'c=i') or exit 2;
+%o = (%o, rounds => 1, seconds => 1) if $o{smoke};
+
+my $bench = Bench->new(name => 'overhead', %o);
+my $urls = Peers::start($bench);
+my @variants = Peers::variants();
+
+# warm up every path: keepalive pools, the Lua code cache
+
+$bench->wrk(url => $urls->{$_}, d => 1) for @variants;
+
+my %runs;
+
+for my $round (1 .. $o{rounds}) {
+    my @order = map { $variants[($_ + $round) % @variants] } 0 .. $#variants;
+
+    for my $v (@order) {
+        my $pid = Peers::server_pid($bench, $v);
+        my $cpu0 = Bench::cpu_ticks($pid);
+        my $r = $bench->wrk(url => $urls->{$v}, d => $o{seconds}, c => $o{c});
+        my $cpu = Bench::cpu_ticks($pid) - $cpu0;
+
+        die "$v: no requests\n" unless $r->{n};
+        die "$v: $r->{errors} errors\n" if $r->{errors} || $r->{socket_errors};
+
+        $r->{cpu_us} = $cpu * 10000 / $r->{n};
+        push @{$runs{$v}}, $r;
+        printf STDERR "round %d %-8s %9.0f req/s %6.1f us/req CPU\n",
+            $round, $v, $r->{rps}, $r->{cpu_us};
+    }
+}
+
+my %med;
+for my $v (@variants) {
+    for my $k (qw/rps cpu_us p50 p99/) {
+        $med{$v}{$k} = median(map { $_->{$k} } @{$runs{$v}});
+    }
+}
+
+my %label = (
+    proxy => 'plain `proxy_pass`',
+    fw => '`fireworks_pass`',
+    lua => 'Lua retry loop (`ngx.location.capture`)',
+    haproxy => 'HAProxy 2.6 `retry-on`',
+);
+
+my $md = "## 1. Success-path overhead, and the peers\n\n"
+    . "POST of a 130-byte chat completion request, answered 200 at once by"
+    . " an nginx upstream (`return 200`, 370-byte JSON).  wrk: 1 thread,"
+    . " $o{c} keepalive connections, $o{seconds} s per variant per round,"
+    . " $o{rounds} rounds alternating the variants; medians of the rounds."
+    . "  CPU/request is the serving process's (gateway worker or HAProxy)"
+    . " user+system time divided by the requests it served.\n\n";
+
+$md .= Bench::table(
+    ['variant', 'req/s', 'ratio to proxy_pass', 'CPU µs/request',
+     'CPU ratio', 'p50 ms', 'p99 ms'],
+    map { [ $label{$_}, fmt($med{$_}{rps}, 0),
+            ratio($med{$_}{rps}, $med{proxy}{rps}),
+            fmt($med{$_}{cpu_us}, 1),
+            ratio($med{$_}{cpu_us}, $med{proxy}{cpu_us}),
+            fmt($med{$_}{p50}, 2), fmt($med{$_}{p99}, 2) ] } @variants);
+
+# per-round ratios show how much of the spread is the machine
+
+my @pairs = map { ratio($runs{fw}[$_]{rps}, $runs{proxy}[$_]{rps}) }
+    0 .. $o{rounds} - 1;
+$md .= "\nfireworks_pass / proxy_pass throughput, round by round: "
+    . join(', ', @pairs) . ".\n";
+
+# the plot: req/s of each variant, round by round
+
+my $dat = '';
+for my $i (0 .. $o{rounds} - 1) {
+    $dat .= join(' ', $i + 1, map { $runs{$_}[$i]{rps} } @variants) . "\n";
+}
+$bench->write_file("$o{out}/overhead.dat", "# round " . join(' ', @variants)
+    . "\n$dat");
+
+my $col = 1;
+my $plots = join(', ', map { $col++;
+    "'$o{out}/overhead.dat' using 1:$col with linespoints title '$_'" }
+    @variants);
+if ($bench->plot('overhead.png', <<"EOF")) {
+set title 'Success path: requests/s per round (higher is better)'
+set xlabel 'round'
+set ylabel 'requests/s'
+set yrange [0:*]
+set key bottom right
+set grid ytics
+plot $plots
+EOF
+    $md .= "\n![requests/s per round](overhead.png)\n";
+}
+
+$md .= profile($bench, $urls) unless $o{smoke};
+
+$bench->report($md);
+$bench->stop;
+
+# perf samples of the gateway worker per 1000 requests, by function
+
+sub profile {
+    my ($bench, $urls) = @_;
+    return '' unless have('perf');
+
+    my $pid = Peers::server_pid($bench, 'fw');
+    my (%per, %n);
+
+    for my $v (qw/proxy fw/) {
+        my $data = $bench->dir . "/perf.$v";
+        my $perf = $bench->spawn("perf-$v", 'perf', 'record', '-F', '2999',
+            '-p', $pid, '-o', $data, '--', 'sleep', '4');
+        sleep 0.2;
+        my $r = $bench->wrk(url => $urls->{$v}, d => 4, c => $o{c});
+        waitpid($perf, 0);
+        @{$bench->{procs}} = grep { $_ != $perf } @{$bench->{procs}};
+        return '' unless -s $data;
+
+        $n{$v} = $r->{n};
+        for (`perf report -i $data --no-children --sort dso,sym -F sample,dso,sym 2>/dev/null`) {
+            next if /^#/ || !/^\s*(\d+)\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$/;
+            my ($s, $dso, $sym) = ($1, $2, $4);
+            $sym = "(kernel)" if $3 eq 'k';
+            $sym = "(other $dso)" if $sym =~ /^0x/;
+            $per{$v}{$sym} += $s * 1000 / $n{$v};
+        }
+    }
+
+    my %all = map { $_ => 1 } keys %{$per{proxy}}, keys %{$per{fw}};
+    my @rows = sort { $bench->[3] <=> $a->[3] }
+        map { [ $_, $per{proxy}{$_} || 0, $per{fw}{$_} || 0,
+                ($per{fw}{$_} || 0) - ($per{proxy}{$_} || 0) ] } keys %all;
+    my ($tp, $tf) = (0, 0);
+    $tp += $_->[1] for @rows;
+    $tf += $_->[2] for @rows;
+
+    my @top = grep { abs($_->[3]) >= 0.2 } @rows;
+    splice @top, 12 if @top > 12;
+
+    return "\n### Where the time goes\n\n"
+        . "`perf record -F 2999` of the gateway worker, 4 s under each"
+        . " variant; samples per 1000 requests (kernel functions summed as"
+        . " (kernel)).  Total: proxy_pass " . fmt($tp, 1) . ", fireworks_pass "
+        . fmt($tf, 1) . " (" . ratio($tf, $tp) . "x).  The functions whose"
+        . " share differs most:\n\n"
+        . Bench::table(['function', 'proxy_pass', 'fireworks_pass', 'difference'],
+            map { [ "`$_->[0]`", fmt($_->[1], 2), fmt($_->[2], 2),
+                    sprintf('%+.2f', $_->[3]) ] } @top);
+}

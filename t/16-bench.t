@@ -1,0 +1,75 @@
+#!/usr/bin/perl
+
+# The benchmarks do not rot: every script of bench/ runs with tiny settings
+# (--smoke) against the real processes and writes its part of the report.
+# The numbers of a smoke run mean nothing; what is checked is that each
+# benchmark ran to the end and reported what it should.  Each script
+# itself fails on an alert or crit in the error logs, a failed request, or
+# a retried body that differs from the client's.
+
+use warnings;
+use strict;
+
+use FindBin;
+use File::Temp qw/tempdir/;
+use Test::More;
+
+my $root = "$FindBin::Bin/..";
+
+for my $tool (qw/wrk haproxy gnuplot node taskset/) {
+    plan(skip_all => "$tool not installed (./build.sh test installs it)")
+        unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
+}
+
+$ENV{BENCH_MODULE} = $ENV{TEST_NGINX_MODULE} if $ENV{TEST_NGINX_MODULE};
+$ENV{BENCH_NGINX} = $ENV{TEST_NGINX_BINARY} if $ENV{TEST_NGINX_BINARY};
+
+my $out = tempdir('fireworks-bench-smoke-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+my $log = `perl $root/bench/run.pl --smoke --out $out 2>&1`;
+is($?, 0, 'bench/run.pl --smoke ran every benchmark') or diag $log;
+
+open my $fh, '<', "$out/benchmarks.md" or BAIL_OUT("no benchmarks.md");
+my $md = do { local $/; <$fh> };
+
+like($md, qr/^## The machine and the method/m, 'machine section');
+like($md, qr/^## 1\. Success-path overhead/m, 'overhead section');
+like($md, qr/^## 2\. Under faults/m, 'faults section');
+like($md, qr/^## 3\. \d+ requests waiting at once/m, 'waiting section');
+like($md, qr/^## 4\. Large bodies, retried/m, 'bodies section');
+like($md, qr/^## 5\. Streaming latency/m, 'stream section');
+
+# each variant of benchmark 1 measured, with its ratio to proxy_pass
+
+for my $v ('plain `proxy_pass`', '`fireworks_pass`',
+    'Lua retry loop (`ngx.location.capture`)', 'HAProxy 2.6 `retry-on`')
+{
+    like($md, qr/^\| \Q$v\E \| \d+ \| \d\.\d{3} \| [\d.]+ \| \d\.\d{3} \|/m,
+        "overhead: $v measured");
+}
+
+# under faults the retrying gateways succeed where proxy_pass cannot
+
+my ($faults) = $md =~ /^(## 2\..*?)^## 3\./ms;
+my ($fw_ok) = ($faults // '') =~ /^\| `fireworks_pass` \| ([\d.]+) \|/m;
+my ($px_ok) = ($faults // '') =~ /^\| plain `proxy_pass` \| ([\d.]+) \|/m;
+cmp_ok($fw_ok // 0, '>=', 97, 'faults: fireworks_pass succeeds');
+cmp_ok($px_ok // 100, '<', 90, 'faults: proxy_pass passes the 503s on');
+
+like($md, qr/^\| requests answered 200 \| (\d+) of \1 \|/m,
+    'waiting: every request answered 200');
+like($md, qr/^\| memory per waiting request \(RSS delta \/ N\) \| -?[\d.]+ KB \|/m,
+    'waiting: memory per request');
+like($md, qr/^\| timer error \(second attempt - first - wait\), p50 \| -?\d+ ms \|/m,
+    'waiting: timer error');
+
+is(() = $md =~ /^\| [\d.]+ MB \| fireworks_pass, 3 attempts/mg, 2,
+    'bodies: both sizes retried');
+
+like($md, qr/^\| event delay, p50 \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \|/m,
+    'stream: event delay compared');
+
+ok(-s "$out/overhead.png", 'overhead plot');
+ok(-s "$out/waiting.png", 'waiting plot');
+
+done_testing;
