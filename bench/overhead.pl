@@ -153,7 +153,7 @@ sub profile {
     }
 
     my %all = map { $_ => 1 } keys %{$per{proxy}}, keys %{$per{fw}};
-    my @rows = sort { $bench->[3] <=> $a->[3] }
+    my @rows = sort { $b->[3] <=> $a->[3] }
         map { [ $_, $per{proxy}{$_} || 0, $per{fw}{$_} || 0,
                 ($per{fw}{$_} || 0) - ($per{proxy}{$_} || 0) ] } keys %all;
     my ($tp, $tf) = (0, 0);
