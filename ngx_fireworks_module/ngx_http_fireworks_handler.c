@@ -15,6 +15,8 @@
 
 
 static void ngx_http_fireworks_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
 static ngx_int_t ngx_http_fireworks_start(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static ngx_int_t ngx_http_fireworks_done(ngx_http_request_t *sr, void *data,
@@ -95,7 +97,6 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
 static void
 ngx_http_fireworks_body_handler(ngx_http_request_t *r)
 {
-    ngx_uint_t                      flags;
     ngx_http_fireworks_ctx_t       *ctx;
     ngx_http_fireworks_loc_conf_t  *flcf;
 
@@ -110,19 +111,7 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
     /* keep the body temp file open for the attempts after the first */
     r->preserve_body = 1;
 
-    if (ngx_http_complex_value(r, flcf->pass, &ctx->uri) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    flags = NGX_HTTP_LOG_UNSAFE;
-
-    if (ngx_http_parse_unsafe_uri(r, &ctx->uri, &ctx->args, &flags)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fireworks: unsafe uri \"%V\" in fireworks_pass",
-                      &ctx->uri);
+    if (ngx_http_fireworks_pass_uri(r, ctx, flcf) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -138,6 +127,78 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
     if (ngx_http_fireworks_start(r, ctx) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
+}
+
+
+/*
+ * The attempts' uri and arguments.  A "?" written in fireworks_pass starts
+ * the arguments, as in X-Accel-Redirect.  A "?" that only a variable
+ * brought is part of the path: $uri is decoded, so a client's "%3F" must
+ * not cut the path; the proxy escapes it again.  Either way the uri is
+ * checked for ".." segments and the like.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf)
+{
+    u_char      *p, *last;
+    ngx_str_t    check, args, *src;
+    ngx_uint_t   flags;
+
+    if (ngx_http_complex_value(r, flcf->pass, &ctx->uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    src = &flcf->pass->value;
+    last = ctx->uri.data + ctx->uri.len;
+
+    if (ngx_strlchr(ctx->uri.data, last, '?') == NULL
+        || ngx_strlchr(src->data, src->data + src->len, '?') != NULL)
+    {
+        check = ctx->uri;
+        flags = NGX_HTTP_LOG_UNSAFE;
+
+        if (ngx_http_parse_unsafe_uri(r, &ctx->uri, &ctx->args, &flags)
+            == NGX_OK)
+        {
+            return NGX_OK;
+        }
+
+        goto unsafe;
+    }
+
+    /* check a copy with the "?" made harmless, keep the uri whole */
+
+    check.len = ctx->uri.len;
+    check.data = ngx_pnalloc(r->pool, check.len);
+    if (check.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(check.data, ctx->uri.data, check.len);
+
+    for (p = check.data; p < check.data + check.len; p++) {
+        if (*p == '?') {
+            *p = '_';
+        }
+    }
+
+    ngx_str_null(&args);
+    flags = NGX_HTTP_LOG_UNSAFE;
+
+    if (ngx_http_parse_unsafe_uri(r, &check, &args, &flags) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    check = ctx->uri;
+
+unsafe:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "fireworks: unsafe uri \"%V\" in fireworks_pass", &check);
+
+    return NGX_ERROR;
 }
 
 

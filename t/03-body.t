@@ -23,6 +23,10 @@ $t->run($t->gateway(locations => <<'EOF'));
             fireworks_backoff 10ms;
             fireworks_jitter 0;
         }
+
+        location /fixed/ {
+            fireworks_pass /_fireworks/v1/models?limit=1;
+        }
 EOF
 
 sub replayed {
@@ -44,6 +48,22 @@ my $a = replayed('get', 3, 0, sha256_hex(''), 'get');
 is_deeply([map { $_->{method} } @$a], [('GET') x 3], 'get: method');
 is_deeply([map { $_->{url} } @$a], [('/v1/models?limit=5&x=%20y') x 3],
     'get: query string kept');
+
+# an encoded "?" in the path stays in the path: $uri is decoded, and only
+# a "?" written in fireworks_pass starts arguments
+
+$r = $t->http(uri => '/v1/files/a%3Fb.jsonl?purpose=batch',
+    script => '503,200', id => 'q3f');
+is($r->{status}, 200, 'encoded ?');
+$a = $t->attempts('q3f');
+is_deeply([map { $_->{url} } @$a],
+    [('/v1/files/a%3Fb.jsonl?purpose=batch') x 2],
+    'encoded ?: path and query string as the client sent them');
+
+$r = $t->http(uri => '/fixed/x?client=1', script => '200', id => 'fixq');
+is($r->{status}, 200, 'arguments written in fireworks_pass');
+is($t->attempts('fixq')->[0]{url}, '/v1/models?limit=1',
+    'arguments written in fireworks_pass replace the client\'s');
 
 # 2 KB JSON
 
