@@ -16,7 +16,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 # Debian packages the build and the tests need; installed when missing.
 BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
-TEST_PKGS="curl procps"
+TEST_PKGS="curl procps openssl"
 # the benchmarks' tools and peers; the test suite smoke-runs the benchmarks
 BENCH_PKGS="wrk haproxy libnginx-mod-http-lua gnuplot-nox util-linux"
 

@@ -3,10 +3,10 @@
 # ./build.sh demo [--serve]
 #
 # Starts the bundled stand-in API (misbehaving on purpose) and nginx with
-# the gateway configuration of docs/directives.md on 127.0.0.1, sends a
-# handful of chat completions with curl, prints what the gateway did for
-# each, and stops everything.  --serve leaves the gateway running until
-# Ctrl-C; with FIREWORKS_API_KEY set, --serve proxies to the real
+# a gateway configuration like that of docs/directives.md on 127.0.0.1,
+# sends a handful of chat completions with curl, prints what the gateway
+# did for each, and stops everything.  --serve leaves the gateway running
+# until Ctrl-C; with FIREWORKS_API_KEY set, --serve proxies to the real
 # https://api.fireworks.ai/inference/v1 instead of the stand-in.
 set -euo pipefail
 
