@@ -87,7 +87,11 @@ $md .= Bench::table(
             fmt($med{$_}{rps}, 0) ] } @variants);
 
 $md .= "\nreq/s here is not a speed contest: a gateway that waits before"
-    . " retrying answers fewer requests per connection, by design.\n";
+    . " retrying answers fewer requests per connection, by design.  The"
+    . " gateways that never wait (proxy_pass, HAProxy) answer as fast as"
+    . " the client can send, and at those rates the client (Node, one"
+    . " thread, sharing CPU 1 with the upstream) queues its own requests:"
+    . " their p50 measures the client more than the gateway.\n";
 
 $bench->report($md);
 $bench->stop;

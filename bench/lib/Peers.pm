@@ -32,7 +32,9 @@ sub variants {
 }
 
 # fault: share of upstream answers that are 503 (0..1);
-# base, jitter: the backoff of the fw and lua variants, in ms
+# base, jitter: the backoff of the fw and lua variants, in ms;
+# gateway, env: start only another gateway nginx of that name, with
+# that environment, in front of the upstream already running
 
 sub start {
     my ($bench, %o) = @_;
@@ -55,7 +57,7 @@ EOF
                 }
 EOF
 
-    $bench->nginx('up', <<"EOF");
+    $bench->nginx('up', <<"EOF") unless $o{gateway};
 worker_processes 1;
 worker_cpu_affinity 10;
 worker_rlimit_nofile %%NOFILE%%;
@@ -82,7 +84,10 @@ EOF
         . "load_module $LUA_DIR/ngx_http_lua_module.so;\n" : '';
     my $lua_loc = have_lua() ? lua_location($base, $jitter, $tries) : '';
 
-    $bench->nginx('gw', <<"EOF");
+    my $gw = $o{gateway} || 'gw';
+    my $GW = uc $gw;
+
+    $bench->nginx($gw, <<"EOF", env => $o{env});
 load_module %%MODULE%%;
 $lua_load
 worker_processes 1;
@@ -100,7 +105,7 @@ http {
     proxy_http_version 1.1;
     proxy_set_header Connection "";
     server {
-        listen 127.0.0.1:%%PORT_GW%% backlog=4096;
+        listen 127.0.0.1:%%PORT_$GW%% backlog=4096;
         keepalive_requests 1000000;
 
         location /proxy/ {
@@ -122,7 +127,7 @@ $lua_loc
 }
 EOF
 
-    if (have_haproxy()) {
+    if (have_haproxy() && !$o{gateway}) {
         my $retries = $tries - 1;
         $bench->haproxy(<<"EOF");
 global
@@ -148,9 +153,9 @@ EOF
     }
 
     return {
-        proxy => "http://127.0.0.1:" . $bench->port('gw') . "/proxy/v1/chat/completions",
-        fw => "http://127.0.0.1:" . $bench->port('gw') . "/fw/v1/chat/completions",
-        lua => "http://127.0.0.1:" . $bench->port('gw') . "/lua/v1/chat/completions",
+        proxy => "http://127.0.0.1:" . $bench->port($gw) . "/proxy/v1/chat/completions",
+        fw => "http://127.0.0.1:" . $bench->port($gw) . "/fw/v1/chat/completions",
+        lua => "http://127.0.0.1:" . $bench->port($gw) . "/lua/v1/chat/completions",
         haproxy => "http://127.0.0.1:" . $bench->port('haproxy') . "/v1/chat/completions",
     };
 }
