@@ -55,10 +55,17 @@ for my $round (1 .. $o{rounds}) {
     }
 }
 
+# Ratios are paired: each round's variant against that round's proxy_pass,
+# then the median of those; the machine's drift between rounds cancels.
+
 my %med;
 for my $v (@variants) {
     for my $k (qw/rps cpu_us p50 p99/) {
         $med{$v}{$k} = median(map { $_->{$k} } @{$runs{$v}});
+    }
+    for my $k (qw/rps cpu_us/) {
+        $med{$v}{"${k}_ratio"} = median(map {
+            $runs{$v}[$_]{$k} / $runs{proxy}[$_]{$k} } 0 .. $o{rounds} - 1);
     }
 }
 
@@ -74,16 +81,17 @@ my $md = "## 1. Success-path overhead, and the peers\n\n"
     . " an nginx upstream (`return 200`, 370-byte JSON).  wrk: 1 thread,"
     . " $o{c} keepalive connections, $o{seconds} s per variant per round,"
     . " $o{rounds} rounds alternating the variants; medians of the rounds."
-    . "  CPU/request is the serving process's (gateway worker or HAProxy)"
+    . "  The ratios are paired: the median over the rounds of each round's"
+    . " value against proxy_pass's in the same round.  CPU/request is the serving process's (gateway worker or HAProxy)"
     . " user+system time divided by the requests it served.\n\n";
 
 $md .= Bench::table(
     ['variant', 'req/s', 'ratio to proxy_pass', 'CPU µs/request',
      'CPU ratio', 'p50 ms', 'p99 ms'],
     map { [ $label{$_}, fmt($med{$_}{rps}, 0),
-            ratio($med{$_}{rps}, $med{proxy}{rps}),
+            fmt($med{$_}{rps_ratio}, 3),
             fmt($med{$_}{cpu_us}, 1),
-            ratio($med{$_}{cpu_us}, $med{proxy}{cpu_us}),
+            fmt($med{$_}{cpu_us_ratio}, 3),
             fmt($med{$_}{p50}, 2), fmt($med{$_}{p99}, 2) ] } @variants);
 
 # per-round ratios show how much of the spread is the machine
@@ -154,18 +162,21 @@ sub trim {
     my %m = map { my $v = $_;
         $v => { rps => median(@{$r{$v}{rps}}), cpu => median(@{$r{$v}{cpu}}) }
     } qw/proxy fw/;
+    my $rr = median(map { $r{fw}{rps}[$_] / $r{proxy}{rps}[$_] }
+        0 .. $rounds - 1);
+    my $cr = median(map { $r{fw}{cpu}[$_] / $r{proxy}{cpu}[$_] }
+        0 .. $rounds - 1);
 
     return "\n### The same pair with glibc's heap trimming off\n\n"
         . "A second gateway, identical but started with `$env`, so that"
         . " freed memory is never returned to the kernel (brk) between"
-        . " requests; $rounds rounds alternating, medians.\n\n"
+        . " requests; $rounds rounds alternating, medians, paired ratios.\n\n"
         . Bench::table(['variant', 'req/s', 'ratio to proxy_pass',
             'CPU µs/request', 'CPU ratio'],
             [ 'plain `proxy_pass`', fmt($m{proxy}{rps}, 0), '1.000',
               fmt($m{proxy}{cpu}, 1), '1.000' ],
-            [ '`fireworks_pass`', fmt($m{fw}{rps}, 0),
-              ratio($m{fw}{rps}, $m{proxy}{rps}), fmt($m{fw}{cpu}, 1),
-              ratio($m{fw}{cpu}, $m{proxy}{cpu}) ]);
+            [ '`fireworks_pass`', fmt($m{fw}{rps}, 0), fmt($rr, 3),
+              fmt($m{fw}{cpu}, 1), fmt($cr, 3) ]);
 }
 
 # perf samples of the gateway worker per 1000 requests, by function
