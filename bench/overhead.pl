@@ -256,7 +256,11 @@ idle timeout is kept instead of deleted and added again.  Together they
 keep a one-attempt request in the same number of pool blocks as
 proxy_pass: before, the extra block made glibc trim and regrow the heap
 every few requests (brk, then TLB shootdowns in the kernel), which
-showed as a further 10 % of the worker's time.
+showed as a further 10 % of the worker's time.  The heap is still
+trimmed and regrown more often under fireworks_pass (`sysmalloc` and the
+kernel's share above): the gateway with trimming off shows how much of
+the gap that is.  Operators at such rates can start nginx with the same
+`GLIBC_TUNABLES` setting; it helps proxy_pass too.
 
 A design without a subrequest would cost what proxy_pass costs:
 retrying inside the upstream module, the way `proxy_next_upstream`

@@ -129,11 +129,17 @@ EOF
 
     if (have_haproxy() && !$o{gateway}) {
         my $retries = $tries - 1;
+
+        # HAProxy wants two descriptors per connection and fails to start
+        # when it cannot raise its limit so far
+        my $maxconn = int((Bench::nofile() - 100) / 2);
+        $maxconn = 4000 if $maxconn > 4000;
+
         $bench->haproxy(<<"EOF");
 global
     nbthread 1
     cpu-map 1/1 0
-    maxconn 4000
+    maxconn $maxconn
 defaults
     mode http
     timeout connect 10s
