@@ -15,10 +15,12 @@ use strict;
 use Exporter qw/import/;
 use File::Temp qw/tempdir/;
 use File::Basename qw/dirname/;
-use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw/WNOHANG/;
 use Time::HiRes qw/time sleep/;
+
+use lib dirname(dirname(dirname(__FILE__))) . '/t/lib';
+use Ports qw/free_port wait_port/;
 
 our @EXPORT = qw/median pct ratio fmt have/;
 
@@ -86,18 +88,7 @@ sub nofile {
 
 sub port {
     my ($self, $name) = @_;
-    return $self->{ports}{$name} if $self->{ports}{$name};
-
-    for (1 .. 100) {
-        my $p = 20000 + int(rand(30000));
-        next if grep { $_ == $p } values %{$self->{ports}};
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-            LocalPort => $p, Listen => 1, ReuseAddr => 1) or next;
-        close $s;
-        return $self->{ports}{$name} = $p;
-    }
-
-    die "no free port\n";
+    return $self->{ports}{$name} ||= free_port($self->{ports});
 }
 
 sub write_file {
@@ -115,17 +106,6 @@ sub read_file {
     open my $fh, '<', $path or return '';
     local $/;
     return scalar <$fh>;
-}
-
-sub wait_port {
-    my ($port) = @_;
-    for (1 .. 100) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-            PeerPort => $port);
-        return 1 if $s;
-        sleep 0.05;
-    }
-    return 0;
 }
 
 # Starts an nginx whose prefix is DIR/NAME; %%PORT_X%% and %%MODULE%% in

@@ -24,6 +24,7 @@ use POSIX qw/WNOHANG/;
 use Socket qw/SOL_SOCKET SO_LINGER/;
 use Test::More;
 use Time::HiRes qw/time sleep/;
+use Ports qw/free_port wait_port/;
 
 our @EXPORT_OK = qw/http http_raw dechunk json/;
 
@@ -58,18 +59,7 @@ sub dir { $_[0]{dir} }
 
 sub port {
     my ($self, $name) = @_;
-    return $self->{ports}{$name} if $self->{ports}{$name};
-
-    for (1 .. 100) {
-        my $p = 20000 + int(rand(30000));
-        next if grep { $_ == $p } values %{$self->{ports}};
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-            LocalPort => $p, Listen => 1, ReuseAddr => 1) or next;
-        close $s;
-        return $self->{ports}{$name} = $p;
-    }
-
-    die "no free port\n";
+    return $self->{ports}{$name} ||= free_port($self->{ports});
 }
 
 sub api_port { $_[0]->port('api') }
@@ -329,17 +319,6 @@ sub access_log {
     my ($self, $name) = @_;
     return map { [ split / \| / ] } split /\n/,
         $self->read_file($name || 'access.log');
-}
-
-sub wait_port {
-    my ($port, $timeout) = @_;
-    my $end = time + ($timeout || 10);
-    while (time < $end) {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
-        if ($s) { close $s; return 1 }
-        sleep 0.05;
-    }
-    return 0;
 }
 
 # Sends a raw request to a port, returns everything read until the peer
