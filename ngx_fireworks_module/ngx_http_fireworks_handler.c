@@ -131,11 +131,11 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
 
 
 /*
- * The attempts' uri and arguments.  A "?" written in fireworks_pass starts
- * the arguments, as in X-Accel-Redirect.  A "?" that only a variable
- * brought is part of the path: $uri is decoded, so a client's "%3F" must
- * not cut the path; the proxy escapes it again.  Either way the uri is
- * checked for ".." segments and the like.
+ * The attempts' uri and arguments: the arguments are those written after
+ * a "?" in fireworks_pass, else the client's.  The uri is kept as
+ * evaluated, already decoded ($uri); only a copy, with any "?" made
+ * harmless, goes through the check for ".." segments and the like, which
+ * would decode it a second time.
  */
 
 static ngx_int_t
@@ -143,32 +143,18 @@ ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf)
 {
     u_char      *p, *last;
-    ngx_str_t    check, args, *src;
+    ngx_str_t    check, args;
     ngx_uint_t   flags;
 
     if (ngx_http_complex_value(r, flcf->pass, &ctx->uri) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    src = &flcf->pass->value;
-    last = ctx->uri.data + ctx->uri.len;
-
-    if (ngx_strlchr(ctx->uri.data, last, '?') == NULL
-        || ngx_strlchr(src->data, src->data + src->len, '?') != NULL)
+    if (flcf->pass_args
+        && ngx_http_complex_value(r, flcf->pass_args, &ctx->args) != NGX_OK)
     {
-        check = ctx->uri;
-        flags = NGX_HTTP_LOG_UNSAFE;
-
-        if (ngx_http_parse_unsafe_uri(r, &ctx->uri, &ctx->args, &flags)
-            == NGX_OK)
-        {
-            return NGX_OK;
-        }
-
-        goto unsafe;
+        return NGX_ERROR;
     }
-
-    /* check a copy with the "?" made harmless, keep the uri whole */
 
     check.len = ctx->uri.len;
     check.data = ngx_pnalloc(r->pool, check.len);
@@ -176,9 +162,9 @@ ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(check.data, ctx->uri.data, check.len);
+    last = ngx_cpymem(check.data, ctx->uri.data, check.len);
 
-    for (p = check.data; p < check.data + check.len; p++) {
+    for (p = check.data; p < last; p++) {
         if (*p == '?') {
             *p = '_';
         }
@@ -187,18 +173,14 @@ ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
     ngx_str_null(&args);
     flags = NGX_HTTP_LOG_UNSAFE;
 
-    if (ngx_http_parse_unsafe_uri(r, &check, &args, &flags) == NGX_OK) {
-        return NGX_OK;
+    if (ngx_http_parse_unsafe_uri(r, &check, &args, &flags) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fireworks: unsafe uri \"%V\" in fireworks_pass",
+                      &ctx->uri);
+        return NGX_ERROR;
     }
 
-    check = ctx->uri;
-
-unsafe:
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "fireworks: unsafe uri \"%V\" in fireworks_pass", &check);
-
-    return NGX_ERROR;
+    return NGX_OK;
 }
 
 

@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_fireworks_init(ngx_conf_t *cf);
 
 static char *ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_http_complex_value_t *ngx_http_fireworks_compile(ngx_conf_t *cf,
+    ngx_str_t *value);
 static char *ngx_http_fireworks_tries(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fireworks_retry_on(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -204,6 +206,7 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->pass = NULL;
+     *     conf->pass_args = NULL;
      */
 
     conf->tries = NGX_CONF_UNSET_UINT;
@@ -231,6 +234,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->pass == NULL) {
         conf->pass = prev->pass;
+        conf->pass_args = prev->pass_args;
     }
 
     ngx_conf_merge_uint_value(conf->tries, prev->tries, 5);
@@ -343,9 +347,9 @@ ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fireworks_loc_conf_t *flcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_compile_complex_value_t   ccv;
+    u_char                    *q;
+    ngx_str_t                 *value, uri, args;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (flcf->pass != NULL) {
         return "is duplicate";
@@ -360,18 +364,28 @@ ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    flcf->pass = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (flcf->pass == NULL) {
-        return NGX_CONF_ERROR;
+    /*
+     * Split at the "?" written here, not at run time: a "?" that a
+     * variable brings ($uri is decoded: a client's "%3F") is path.
+     */
+
+    uri = value[1];
+
+    q = ngx_strlchr(uri.data, uri.data + uri.len, '?');
+
+    if (q != NULL) {
+        args.data = q + 1;
+        args.len = uri.data + uri.len - args.data;
+        uri.len = q - uri.data;
+
+        flcf->pass_args = ngx_http_fireworks_compile(cf, &args);
+        if (flcf->pass_args == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = flcf->pass;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+    flcf->pass = ngx_http_fireworks_compile(cf, &uri);
+    if (flcf->pass == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -379,6 +393,31 @@ ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_fireworks_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_http_complex_value_t *
+ngx_http_fireworks_compile(ngx_conf_t *cf, ngx_str_t *value)
+{
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (cv == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NULL;
+    }
+
+    return cv;
 }
 
 

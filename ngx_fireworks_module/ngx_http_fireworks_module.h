@@ -60,6 +60,7 @@ typedef enum {
 
 typedef struct {
     ngx_http_complex_value_t     *pass;
+    ngx_http_complex_value_t     *pass_args;     /* after a written "?" */
 
     ngx_uint_t                    tries;
     ngx_array_t                  *retry_on;      /* of ngx_uint_t */

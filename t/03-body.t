@@ -27,6 +27,14 @@ $t->run($t->gateway(locations => <<'EOF'));
         location /fixed/ {
             fireworks_pass /_fireworks/v1/models?limit=1;
         }
+
+        location /beta/ {
+            fireworks_pass /_fireworks$uri?beta=1;
+        }
+
+        location /unsafe/ {
+            fireworks_pass /_fireworks$arg_p;
+        }
 EOF
 
 sub replayed {
@@ -64,6 +72,29 @@ $r = $t->http(uri => '/fixed/x?client=1', script => '200', id => 'fixq');
 is($r->{status}, 200, 'arguments written in fireworks_pass');
 is($t->attempts('fixq')->[0]{url}, '/v1/models?limit=1',
     'arguments written in fireworks_pass replace the client\'s');
+
+$r = $t->http(uri => '/beta/a%3Fb?client=1', script => '200', id => 'betaq');
+is($r->{status}, 200, 'encoded ? with arguments written in fireworks_pass');
+is($t->attempts('betaq')->[0]{url}, '/beta/a%3Fb?beta=1',
+    'the written "?" starts the arguments, the encoded one stays path');
+
+# $uri is decoded once: a "%" in it is not decoded again
+
+$r = $t->http(uri => '/v1/files/a%2541.jsonl', script => '200', id => 'pct');
+is($r->{status}, 200, 'encoded %');
+is($t->attempts('pct')->[0]{url}, '/v1/files/a%2541.jsonl',
+    'encoded %: not decoded twice');
+
+# a uri that climbs out of the internal location is refused, encoded or not
+
+for my $p ('/../secret', '/%2E%2E/secret', '/a?/../secret') {
+    my $q = $p =~ s/\?/%3F/r;
+    $r = $t->http(uri => "/unsafe/x?p=$q", script => '200', id => "uns$p");
+    is($r->{status}, 500, "unsafe uri $p: 500");
+    is(scalar @{$t->attempts("uns$p")}, 0, "unsafe uri $p: no attempt");
+}
+like($t->error_log, qr/fireworks: unsafe uri "\/_fireworks\/\.\.\/secret" in fireworks_pass/,
+    'unsafe uri: logged');
 
 # 2 KB JSON
 
