@@ -190,8 +190,9 @@ sub profile {
 
     for my $v (qw/proxy fw/) {
         my $data = $bench->dir . "/perf.$v";
+        # perf covers all of wrk's 4 s: the samples match the requests
         my $perf = $bench->spawn("perf-$v", 'perf', 'record', '-F', '2999',
-            '-p', $pid, '-o', $data, '--', 'sleep', '4');
+            '-p', $pid, '-o', $data, '--', 'sleep', '4.5');
         sleep 0.2;
         my $r = $bench->wrk(url => $urls->{$v}, d => 4, c => $o{c});
         waitpid($perf, 0);
