@@ -88,7 +88,9 @@ sub nofile {
 
 sub port {
     my ($self, $name) = @_;
-    return $self->{ports}{$name} ||= free_port($self->{ports});
+    return $self->{ports}{$name} if $self->{ports}{$name};
+    my $port = free_port($self->{ports});
+    return $self->{ports}{$name} = $port;
 }
 
 sub write_file {

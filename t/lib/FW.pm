@@ -59,7 +59,9 @@ sub dir { $_[0]{dir} }
 
 sub port {
     my ($self, $name) = @_;
-    return $self->{ports}{$name} ||= free_port($self->{ports});
+    return $self->{ports}{$name} if $self->{ports}{$name};
+    my $port = free_port($self->{ports});
+    return $self->{ports}{$name} = $port;
 }
 
 sub api_port { $_[0]->port('api') }

@@ -20,7 +20,7 @@ sub free_port {
 
     for (1 .. 100) {
         my $p = 20000 + int(rand(30000));
-        next if grep { $_ == $p } values %$taken;
+        next if grep { defined && $_ == $p } values %$taken;
         my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
             LocalPort => $p, Listen => 1, ReuseAddr => 1) or next;
         close $s;
