@@ -66,13 +66,28 @@ build() {
     log "configure $(sed -n 's/#define NGINX_VERSION *"\(.*\)"/\1/p' \
         "$src/src/core/nginx.h") in $objs"
     mkdir -p "$objs"
+
+    # nginx's configure makes object names by replacing ".c" and ".S"
+    # anywhere in a path ("/tmp/tmp.Sx1/..." breaks): build through a
+    # symlink whose path has no dot when the checkout's has one
+    local root=$ROOT bobjs=$objs link=
+    case "$ROOT" in
+        *.c* | *.S*)
+            link=$(mktemp -u /tmp/ngx-fireworks-XXXXXXXX | tr -d .)
+            ln -s "$ROOT" "$link"
+            root=$link
+            bobjs=$link${objs#"$ROOT"} ;;
+    esac
+
     (cd "$src" && ./configure "${flags[@]}" --with-cc-opt="$cc_opt" \
-        --builddir="$objs" --add-dynamic-module="$ROOT" >"$objs/configure.log" 2>&1) \
-        || { tail -30 "$objs/configure.log"; exit 1; }
+        --builddir="$bobjs" --add-dynamic-module="$root" \
+        >"$objs/configure.log" 2>&1) \
+        || { tail -30 "$objs/configure.log"; [ -z "$link" ] || rm -f "$link"; exit 1; }
 
     log "make modules"
-    (cd "$src" && make -s -f "$objs/Makefile" -j"$(nproc)" modules) \
-        || exit 1
+    (cd "$src" && make -s -f "$bobjs/Makefile" -j"$(nproc)" modules) \
+        || { [ -z "$link" ] || rm -f "$link"; exit 1; }
+    [ -z "$link" ] || rm -f "$link"
 
     cp "$objs/$MODULE.so" "$BUILD/$MODULE.so"
     log "built $BUILD/$MODULE.so"
