@@ -133,9 +133,9 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
 /*
  * The attempts' uri and arguments: the arguments are those written after
  * a "?" in fireworks_pass, else the client's.  The uri is kept as
- * evaluated, already decoded ($uri); only a copy, with any "?" made
- * harmless, goes through the check for ".." segments and the like, which
- * would decode it a second time.
+ * evaluated, already decoded ($uri); the check for ".." segments and
+ * the like decodes what it checks into a new buffer, never into the uri,
+ * and sees any "?" made harmless in a copy.
  */
 
 static ngx_int_t
@@ -156,17 +156,23 @@ ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    check.len = ctx->uri.len;
-    check.data = ngx_pnalloc(r->pool, check.len);
-    if (check.data == NULL) {
-        return NGX_ERROR;
-    }
+    /* the check leaves the bytes it reads alone: copy only to hide a "?" */
 
-    last = ngx_cpymem(check.data, ctx->uri.data, check.len);
+    check = ctx->uri;
+    last = check.data + check.len;
 
-    for (p = check.data; p < last; p++) {
-        if (*p == '?') {
-            *p = '_';
+    if (ngx_strlchr(check.data, last, '?') != NULL) {
+        check.data = ngx_pnalloc(r->pool, check.len);
+        if (check.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        last = ngx_cpymem(check.data, ctx->uri.data, check.len);
+
+        for (p = check.data; p < last; p++) {
+            if (*p == '?') {
+                *p = '_';
+            }
         }
     }
 
