@@ -8,6 +8,8 @@
 # did for each, and stops everything.  --serve leaves the gateway running
 # until Ctrl-C; with FIREWORKS_API_KEY set, --serve proxies to the real
 # https://api.fireworks.ai/inference/v1 instead of the stand-in.
+# FIREWORKS_DEMO_DIR=dir keeps the configuration and logs in dir (which
+# is then left in place) instead of a temporary directory.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +18,12 @@ NGINX=${TEST_NGINX_BINARY:-$(command -v nginx || echo /usr/sbin/nginx)}
 SERVE=0
 [ "${1:-}" = "--serve" ] && SERVE=1
 
-DIR=$(mktemp -d /tmp/fireworks-demo-XXXXXX)
+if [ -n "${FIREWORKS_DEMO_DIR:-}" ]; then
+    DIR=$FIREWORKS_DEMO_DIR
+    mkdir -p "$DIR"
+else
+    DIR=$(mktemp -d /tmp/fireworks-demo-XXXXXX)
+fi
 chmod 755 "$DIR"
 free_port() {
     perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(
@@ -31,7 +38,7 @@ cleanup() {
     [ -f "$DIR/nginx.pid" ] && kill -QUIT "$(cat "$DIR/nginx.pid")" 2>/dev/null
     [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null
     sleep 0.3
-    rm -rf "$DIR"
+    [ -n "${FIREWORKS_DEMO_DIR:-}" ] || rm -rf "$DIR"
 }
 trap cleanup EXIT
 

@@ -2,12 +2,22 @@
 /*
  * Copyright (C) ngx_fireworks_module authors
  *
- * The request flow: read the body once, run each attempt as a subrequest,
- * wait out the backoff on a timer, and cut attempts that run too long.
+ * The request flow, in the order a request meets it: read the body once,
+ * run each attempt as a subrequest in a pool of its own, look at its
+ * header in the filters, decide, wait out the backoff on a timer, and
+ * hand the final answer to the client location's filters.
  *
- * The main request owns one ctx.  Its single timer is the backoff wait in
- * BACKOFF, the attempt timeout or deadline in RUNNING and DISCARD, and the
- * idle timeout in FORWARD; the cleanup handler deletes it on every exit.
+ * Who does what:
+ *
+ *   - the header filter decides about an attempt that got a header: it
+ *     must, since the body follows at once; a retryable answer is then
+ *     swallowed (DISCARD), any other goes to the client (FORWARD);
+ *   - the post_subrequest handler only records how the attempt ended;
+ *   - the main request, woken when the attempt is done, decides about an
+ *     attempt that ended without a header, and starts the wait or ends;
+ *   - each timer meaning has its own handler: the attempt's limit, the
+ *     backoff wait, the idle timeout;
+ *   - every state change goes through ngx_http_fireworks_set_state().
  */
 
 
@@ -19,19 +29,72 @@ static ngx_int_t ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
 static ngx_int_t ngx_http_fireworks_start(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
+static ngx_int_t ngx_http_fireworks_subrequest(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
+
+static ngx_int_t ngx_http_fireworks_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
+static void ngx_http_fireworks_location(ngx_http_request_t *r,
+    ngx_http_request_t *sr);
+static ngx_int_t ngx_http_fireworks_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_http_fireworks_ctx_t *ngx_http_fireworks_attempt_ctx(
+    ngx_http_request_t *r);
+
 static ngx_int_t ngx_http_fireworks_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
-static void ngx_http_fireworks_merge_states(ngx_http_fireworks_ctx_t *ctx,
-    ngx_http_request_t *sr);
+static void ngx_http_fireworks_wake(ngx_http_request_t *r);
+static void ngx_http_fireworks_read(ngx_http_request_t *r);
+static void ngx_http_fireworks_next(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
+static ngx_http_fireworks_outcome_e ngx_http_fireworks_decide(
+    ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status);
+static ngx_uint_t ngx_http_fireworks_retryable(
+    ngx_http_fireworks_loc_conf_t *flcf, ngx_uint_t status);
+static ngx_http_fireworks_outcome_e ngx_http_fireworks_fits(
+    ngx_http_fireworks_ctx_t *ctx, ngx_msec_t delay);
+static void ngx_http_fireworks_record(ngx_http_fireworks_ctx_t *ctx,
+    ngx_uint_t status);
 static void ngx_http_fireworks_wait(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_finish(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
-static void ngx_http_fireworks_timer_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_fireworks_cut(ngx_http_request_t *sr);
+
+static void ngx_http_fireworks_attempt_handler(ngx_event_t *ev);
+static void ngx_http_fireworks_backoff_handler(ngx_event_t *ev);
+static void ngx_http_fireworks_idle_handler(ngx_event_t *ev);
+static void ngx_http_fireworks_arm(ngx_http_fireworks_ctx_t *ctx,
+    ngx_event_handler_pt handler, ngx_msec_t t);
+static ngx_int_t ngx_http_fireworks_cut(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_cut_e cut);
+
+static void ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
+static void ngx_http_fireworks_merge_states(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy);
+static void ngx_http_fireworks_set_state(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_state_e state,
+    ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_cleanup(void *data);
-static ngx_uint_t ngx_http_fireworks_retryable(
-    ngx_http_fireworks_loc_conf_t *flcf, ngx_uint_t status);
+static void ngx_http_fireworks_pool_cleanup(void *data);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+#if (NGX_DEBUG)
+
+static char  *ngx_http_fireworks_states[] = {
+    "body", "attempt", "discard", "backoff", "forward", "done"
+};
+
+#endif
+
+
+/* the first moment this worker was seen exiting, for worker_shutdown_timeout */
+static ngx_msec_t  ngx_http_fireworks_exiting;
 
 
 ngx_int_t
@@ -39,6 +102,7 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
     ngx_http_cleanup_t        *cln;
+    ngx_pool_cleanup_t        *pcln;
     ngx_http_fireworks_ctx_t  *ctx;
 
     if (r != r->main) {
@@ -62,13 +126,15 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
     ctx->ps.handler = ngx_http_fireworks_done;
     ctx->ps.data = ctx;
 
-    ctx->timer.handler = ngx_http_fireworks_timer_handler;
     ctx->timer.data = ctx;
     ctx->timer.log = r->connection->log;
 
     /*
-     * the cleanup gets the ctx itself: an internal redirect of the main
-     * request would zero r->ctx, and the timer must still be deleted
+     * Two cleanups: the request's runs before the access log is written
+     * and deletes the timer on every exit, the pool's runs after it and
+     * frees the last attempt's pool, which the final response's headers
+     * and $upstream_* states may point into.  Both get the ctx itself: an
+     * internal redirect of the main request would zero r->ctx.
      */
 
     cln = ngx_http_cleanup_add(r, 0);
@@ -78,6 +144,14 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
 
     cln->handler = ngx_http_fireworks_cleanup;
     cln->data = ctx;
+
+    pcln = ngx_pool_cleanup_add(r->pool, 0);
+    if (pcln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pcln->handler = ngx_http_fireworks_pool_cleanup;
+    pcln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
 
@@ -176,8 +250,10 @@ ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
         }
     }
 
+    /* no NGX_HTTP_LOG_UNSAFE: the line below says it once, with context */
+
     ngx_str_null(&args);
-    flags = NGX_HTTP_LOG_UNSAFE;
+    flags = 0;
 
     if (ngx_http_parse_unsafe_uri(r, &check, &args, &flags) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -194,35 +270,22 @@ static ngx_int_t
 ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
     ngx_msec_t                      t, left;
-    ngx_http_request_t             *sr;
     ngx_http_fireworks_loc_conf_t  *flcf;
 
-    if (ngx_http_subrequest(r, &ctx->uri, ctx->args.len ? &ctx->args : NULL,
-                            &sr, &ctx->ps, 0)
-        != NGX_OK)
-    {
+    if (ngx_http_fireworks_subrequest(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    /* a subrequest is a GET by default: it must be the client's request */
-
-    sr->method = r->method;
-    sr->method_name = r->method_name;
-    sr->header_in = r->header_in;
-
-    /* headers_in is a struct copy: keep list pushes off the parent's part */
-
-    if (r->headers_in.headers.last == &r->headers_in.headers.part) {
-        sr->headers_in.headers.last = &sr->headers_in.headers.part;
-    }
-
-    ctx->sr = sr;
     ctx->attempt++;
-    ctx->state = NGX_HTTP_FIREWORKS_RUNNING;
+    ctx->rc = 0;
+    ctx->status = 0;
     ctx->cut = NGX_HTTP_FIREWORKS_CUT_NONE;
-    ctx->status_seen = 0;
-    ctx->states_merged = 0;
+    ctx->ended = 0;
     ctx->complete = 0;
+    ctx->cut_warned = 0;
+
+    ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_ATTEMPT,
+                                 NGX_HTTP_FIREWORKS_OUTCOME_NONE);
 
     r->write_event_handler = ngx_http_fireworks_wake;
     r->read_event_handler = ngx_http_block_reading;
@@ -240,82 +303,553 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         }
     }
 
-    ngx_http_fireworks_arm(ctx, t);
+    ngx_http_fireworks_arm(ctx, ngx_http_fireworks_attempt_handler, t);
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "fireworks attempt %ui: \"%V?%V\"",
-                   ctx->attempt, &ctx->uri, &ctx->args);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks attempt %ui: \"%V?%V\", limit %Mms",
+                   ctx->attempt, &ctx->uri, &ctx->args, t);
 
     return NGX_OK;
 }
 
 
-/* sets the ctx timer to t from now, 0 deletes it */
+/*
+ * The attempt's subrequest, with everything it allocates in a pool of its
+ * own: ngx_http_subrequest() takes the request struct, the module ctx
+ * array and the header lists from the parent's pool, and the subrequest
+ * then allocates from its parent's pool, so the main request's pool is
+ * swapped for the attempt's during the call.  The pool is freed when the
+ * attempt is discarded (ngx_http_fireworks_end_attempt()): a request that
+ * waits holds no memory of the attempts it made.
+ */
 
-void
-ngx_http_fireworks_arm(ngx_http_fireworks_ctx_t *ctx, ngx_msec_t t)
+static ngx_int_t
+ngx_http_fireworks_subrequest(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx)
 {
-    if (t) {
-        /* re-adding within NGX_TIMER_LAZY_DELAY keeps the tree untouched */
-        ngx_add_timer(&ctx->timer, t);
+    ngx_int_t                   rc;
+    ngx_pool_t                 *pool, *saved;
+    ngx_http_request_t         *sr;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    pool = ngx_create_pool(NGX_HTTP_FIREWORKS_POOL_SIZE, r->connection->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->pool = pool;
+    ctx->cleanup = r->cleanup;
+
+    saved = r->pool;
+    r->pool = pool;
+
+    rc = ngx_http_subrequest(r, &ctx->uri, ctx->args.len ? &ctx->args : NULL,
+                             &sr, &ctx->ps, 0);
+
+    r->pool = saved;
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->sr = sr;
+
+    /* a subrequest is a GET by default: it must be the client's request */
+
+    sr->method = r->method;
+    sr->method_name = r->method_name;
+    sr->header_in = r->header_in;
+
+    /* headers_in is a struct copy: keep list pushes off the parent's part */
+
+    if (r->headers_in.headers.last == &r->headers_in.headers.part) {
+        sr->headers_in.headers.last = &sr->headers_in.headers.part;
+    }
+
+    /*
+     * The variables' values the attempt caches may be allocated in its
+     * pool: it caches them in a copy of the main request's, so that no
+     * cached value outlives the pool.
+     */
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+
+    if (cmcf->variables.nelts) {
+        sr->variables = ngx_pnalloc(pool, cmcf->variables.nelts
+                                          * sizeof(ngx_http_variable_value_t));
+        if (sr->variables == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(sr->variables, r->variables,
+                   cmcf->variables.nelts * sizeof(ngx_http_variable_value_t));
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_fireworks_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_fireworks_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_fireworks_body_filter;
+
+    return NGX_OK;
+}
+
+
+/* the ctx when r is the attempt in progress, NULL for anything else */
+
+static ngx_http_fireworks_ctx_t *
+ngx_http_fireworks_attempt_ctx(ngx_http_request_t *r)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    if (r == r->main) {
+        return NULL;
+    }
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL || ctx->sr != r) {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+/*
+ * The filters sit at the top of both chains ("config" orders the module
+ * last).  An attempt's header and body never go down the chains as the
+ * attempt's: a retryable answer stops here, the final one continues as
+ * the main request's, so that every filter of the client location sees
+ * the response as it would behind plain proxy_pass there.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_fireworks_ctx_t      *ctx;
+    ngx_http_fireworks_outcome_e   outcome;
+
+    ctx = ngx_http_fireworks_attempt_ctx(r);
+
+    if (ctx == NULL || ctx->state != NGX_HTTP_FIREWORKS_ATTEMPT) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->status = r->headers_out.status;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks attempt %ui: header, status %ui",
+                   ctx->attempt, ctx->status);
+
+    ngx_http_fireworks_record(ctx, ctx->status);
+
+    outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->status);
+
+    if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        return ngx_http_fireworks_forward(r, ctx, outcome);
+    }
+
+    /* the body filter swallows the body: the upstream keeps its connection */
+
+    ngx_http_fireworks_set_state(r->main, ctx, NGX_HTTP_FIREWORKS_DISCARD,
+                                 NGX_HTTP_FIREWORKS_OUTCOME_NONE);
+    r->header_sent = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_forward(ngx_http_request_t *sr,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome)
+{
+    ngx_int_t                       rc;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_fireworks_loc_conf_t  *flcf;
+
+    r = sr->main;
+    c = r->connection;
+
+    ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_FORWARD, outcome);
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
+
+    /*
+     * The idle timeout starts now.  A timer already due no later than it
+     * is kept, with the idle handler: it then measures the idle time from
+     * last_data and waits on, so that a short answer that ends at once
+     * costs no timer tree update.
+     */
+
+    ctx->last_data = ngx_current_msec;
+
+    if (flcf->idle_timeout == 0
+        || !ctx->timer.timer_set
+        || (ngx_msec_int_t) (ctx->timer.timer.key - ngx_current_msec)
+           > (ngx_msec_int_t) flcf->idle_timeout)
+    {
+        ngx_http_fireworks_arm(ctx, NULL, 0);
+        ngx_http_fireworks_arm(ctx, ngx_http_fireworks_idle_handler,
+                               flcf->idle_timeout);
+
+    } else {
+        ctx->timer.handler = ngx_http_fireworks_idle_handler;
+    }
+
+    /*
+     * The attempt's header becomes the main request's.  The lists are
+     * struct copies: their tails must point into the main request's own
+     * first part, or what later filters push would be lost.
+     */
+
+    r->headers_out = sr->headers_out;
+
+    if (sr->headers_out.headers.last == &sr->headers_out.headers.part) {
+        r->headers_out.headers.last = &r->headers_out.headers.part;
+    }
+
+    if (sr->headers_out.trailers.last == &sr->headers_out.trailers.part) {
+        r->headers_out.trailers.last = &r->headers_out.trailers.part;
+    }
+
+    ngx_http_fireworks_location(r, sr);
+
+    /* the answer is the API's: no 304 or 206 made from it here */
+
+    r->disable_not_modified = 1;
+    r->allow_ranges = 0;
+
+    /*
+     * The main request answers from now on, as if the proxy ran in its
+     * own location: it becomes the connection's active request, and the
+     * attempt a background subrequest that only feeds it, so that its
+     * end releases it without touching the postponed list.  The client
+     * location's filters then may make subrequests of their own
+     * (add_before_body) and the postpone filter orders them rightly.
+     */
+
+    sr->background = 1;
+    sr->header_sent = 1;
+
+    if (r->postponed && r->postponed->request == sr) {
+        r->postponed = r->postponed->next;
+    }
+
+    if (c->data == sr) {
+        c->data = r;
+    }
+
+    r->read_event_handler = ngx_http_fireworks_read;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (r->header_only) {
+        /* HEAD, 204: stop reading the upstream after its header */
+        sr->header_only = 1;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The internal location's default proxy_redirect turns the API's
+ * Location into a path of the internal location itself, which no client
+ * can reach: the API's own value goes out instead.  A proxy_redirect that
+ * maps it anywhere else is kept.
+ */
+
+static void
+ngx_http_fireworks_location(ngx_http_request_t *r, ngx_http_request_t *sr)
+{
+    ngx_table_elt_t           *h;
+    ngx_http_upstream_t       *u;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    h = r->headers_out.location;
+    u = sr->upstream;
+
+    if (h == NULL || u == NULL || u->headers_in.location == NULL) {
         return;
     }
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
+    clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+
+    if (clcf->internal
+        && h->value.len >= clcf->name.len
+        && ngx_strncmp(h->value.data, clcf->name.data, clcf->name.len) == 0)
+    {
+        h->value = u->headers_in.location->value;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t               *cl;
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_fireworks_attempt_ctx(r);
+
+    if (ctx == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    switch (ctx->state) {
+
+    case NGX_HTTP_FIREWORKS_DISCARD:
+
+        /*
+         * consume, never just drop: the upstream frees its buffers only
+         * once they are consumed, and would stall with them busy
+         */
+
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+
+        return NGX_OK;
+
+    case NGX_HTTP_FIREWORKS_FORWARD:
+
+        /*
+         * The attempt's last buffer ends a subrequest's part, not the
+         * response: the main request sends its own last buffer once the
+         * attempt is done (ngx_http_fireworks_finish()), through the
+         * whole chain, so that filters that finish on it (gunzip,
+         * sub_filter, add_after_body) finish there.
+         */
+
+        for (cl = in; cl; cl = cl->next) {
+            if (cl->buf->last_in_chain) {
+                cl->buf->last_in_chain = 0;
+                ctx->complete = 1;
+            }
+        }
+
+        /* the idle timer looks at this when it fires, it is not moved */
+
+        if (in) {
+            ctx->last_data = ngx_current_msec;
+        }
+
+        if (ctx->complete) {
+            ngx_http_fireworks_arm(ctx, NULL, 0);
+        }
+
+        return ngx_http_next_body_filter(r->main, in);
+
+    default:
+        return ngx_http_next_body_filter(r, in);
     }
 }
 
 
 /*
- * Decides what to do with an attempt's status: NGX_OK to retry after
- * ctx->delay, NGX_DECLINED to give the answer to the client, with
- * ctx->outcome saying why.
+ * The post_subrequest handler: it records how the attempt ended and
+ * decides nothing.  A failure ends as NGX_OK here, so that nginx neither
+ * makes an error page for the attempt nor terminates the main request
+ * with it (a retryable answer whose body broke while it was discarded is
+ * still retried); the main request, woken next, decides.  Only a client
+ * that has gone ends the request at once.
  */
 
-ngx_int_t
-ngx_http_fireworks_decide(ngx_http_fireworks_ctx_t *ctx,
-    ngx_http_request_t *sr, ngx_uint_t status)
+static ngx_int_t
+ngx_http_fireworks_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_fireworks_ctx_t  *ctx = data;
+
+    if (sr != ctx->sr || ctx->ended) {
+        return rc;
+    }
+
+    ctx->ended = 1;
+    ctx->rc = rc;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "fireworks attempt %ui done: %i, state %s",
+                   ctx->attempt, rc, ngx_http_fireworks_states[ctx->state]);
+
+    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
+        || rc == NGX_HTTP_REQUEST_TIME_OUT
+        || sr->connection->error)
+    {
+        return rc;
+    }
+
+    /* nginx wakes the parent of a background subrequest only when asked */
+
+    if (sr->background && ngx_http_post_request(sr->main, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The main request's write handler.  nginx posts the main request when an
+ * attempt is done; while a forwarded attempt streams, the main request
+ * is the connection's active request and gets its write events, which
+ * belong to the attempt's upstream.
+ */
+
+static void
+ngx_http_fireworks_wake(ngx_http_request_t *r)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
+
+    if (ctx == NULL || ctx->sr == NULL) {
+        return;
+    }
+
+    if (!ctx->ended) {
+
+        if (ctx->state == NGX_HTTP_FIREWORKS_FORWARD) {
+            ctx->sr->write_event_handler(ctx->sr);
+        }
+
+        return;
+    }
+
+    if (ctx->state == NGX_HTTP_FIREWORKS_FORWARD) {
+        ngx_http_fireworks_finish(r, ctx);
+        return;
+    }
+
+    ngx_http_fireworks_next(r, ctx);
+}
+
+
+/* the read events of a forwarded attempt: the upstream watches the client */
+
+static void
+ngx_http_fireworks_read(ngx_http_request_t *r)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
+
+    if (ctx != NULL && ctx->sr != NULL && !ctx->ended) {
+        ctx->sr->read_event_handler(ctx->sr);
+        return;
+    }
+
+    ngx_http_block_reading(r);
+}
+
+
+/*
+ * An attempt that was not forwarded has ended: decide about one that got
+ * no header (nginx's own 502 or 504, or a cut), then free it and wait for
+ * the next attempt or give up.
+ */
+
+static void
+ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
+{
+    ngx_uint_t                     status;
+    ngx_http_fireworks_outcome_e   outcome;
+
+    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD) {
+
+        /* decided at the header; the body may have taken the time left */
+
+        status = NGX_HTTP_GATEWAY_TIME_OUT;
+        outcome = ngx_http_fireworks_fits(ctx, ctx->delay);
+
+    } else {
+
+        if (ctx->cut != NGX_HTTP_FIREWORKS_CUT_NONE) {
+            status = NGX_HTTP_GATEWAY_TIME_OUT;
+
+        } else if (ctx->rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            status = ctx->rc;
+
+        } else {
+            status = NGX_HTTP_BAD_GATEWAY;
+        }
+
+        ngx_http_fireworks_record(ctx, status);
+
+        outcome = ngx_http_fireworks_decide(r, ctx, status);
+    }
+
+    ngx_http_fireworks_end_attempt(r, ctx);
+
+    if (outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        ngx_http_fireworks_wait(r, ctx);
+        return;
+    }
+
+    /* no answer to forward: nginx's own, with the client location's pages */
+
+    ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE, outcome);
+    ngx_http_finalize_request(r, status);
+}
+
+
+/*
+ * Decides about an attempt's status: OUTCOME_NONE to retry after
+ * ctx->delay, else why the client gets this answer.
+ */
+
+static ngx_http_fireworks_outcome_e
+ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
+    ngx_uint_t status)
 {
     ngx_int_t                       rc;
     ngx_msec_t                      delay, ra;
-    ngx_http_request_t             *r;
+    ngx_http_fireworks_outcome_e    outcome;
     ngx_http_fireworks_loc_conf_t  *flcf;
 
-    r = ctx->request;
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
-    if (!ngx_http_fireworks_retryable(flcf, status)) {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_DONE;
-        return NGX_DECLINED;
-    }
-
     if (r->connection->error) {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
-        return NGX_DECLINED;
+        return NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
     }
 
     if (ctx->cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE;
-        return NGX_DECLINED;
+        return NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE;
     }
 
-    if (ctx->attempt >= flcf->tries) {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_TRIES;
-        return NGX_DECLINED;
+    if (!ngx_http_fireworks_retryable(flcf, status)) {
+        return NGX_HTTP_FIREWORKS_OUTCOME_DONE;
     }
 
-    /* an exiting worker starts no new wait: the client gets this answer */
+    if (ctx->attempt >= (ngx_uint_t) flcf->tries) {
+        return NGX_HTTP_FIREWORKS_OUTCOME_TRIES;
+    }
 
-    if (ngx_exiting || ngx_terminate) {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN;
-        return NGX_DECLINED;
+    if (ngx_terminate) {
+        return NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN;
     }
 
     rc = NGX_DECLINED;
 
     if (flcf->retry_after) {
-        rc = ngx_http_fireworks_retry_after(sr, &ra);
+        rc = ngx_http_fireworks_retry_after(ctx->sr, &ra);
     }
 
     if (rc == NGX_OK) {
@@ -325,8 +859,7 @@ ngx_http_fireworks_decide(ngx_http_fireworks_ctx_t *ctx,
                           "fireworks: attempt %ui got %ui, retry after "
                           "%Mms exceeds fireworks_retry_after_max",
                           ctx->attempt, status, ra);
-            ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_RETRY_AFTER;
-            return NGX_DECLINED;
+            return NGX_HTTP_FIREWORKS_OUTCOME_RETRY_AFTER;
         }
 
         delay = ra + ngx_http_fireworks_jitter(flcf);
@@ -335,12 +868,10 @@ ngx_http_fireworks_decide(ngx_http_fireworks_ctx_t *ctx,
         delay = ngx_http_fireworks_backoff(flcf, ctx->attempt);
     }
 
-    if (ctx->deadline
-        && (ngx_msec_int_t) (ctx->deadline - ngx_current_msec)
-           <= (ngx_msec_int_t) delay)
-    {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE;
-        return NGX_DECLINED;
+    outcome = ngx_http_fireworks_fits(ctx, delay);
+
+    if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        return outcome;
     }
 
     ctx->delay = delay;
@@ -349,7 +880,7 @@ ngx_http_fireworks_decide(ngx_http_fireworks_ctx_t *ctx,
                   "fireworks: attempt %ui got %ui, retrying in %Mms",
                   ctx->attempt, status, delay);
 
-    return NGX_OK;
+    return NGX_HTTP_FIREWORKS_OUTCOME_NONE;
 }
 
 
@@ -371,17 +902,60 @@ ngx_http_fireworks_retryable(ngx_http_fireworks_loc_conf_t *flcf,
 }
 
 
-void
-ngx_http_fireworks_record_status(ngx_http_fireworks_ctx_t *ctx,
-    ngx_uint_t status)
-{
-    ngx_uint_t  *s;
+/*
+ * Whether a wait of delay ends before the deadline and, in a worker that
+ * is exiting, before worker_shutdown_timeout closes its connections:
+ * OUTCOME_NONE if it does, else the limit it would pass.  Without that
+ * timeout an exiting worker keeps retrying what it holds, as it keeps
+ * serving any other request, up to each request's deadline.  The
+ * shutdown timer is taken to start when the module first saw the worker
+ * exiting, which is no earlier than it did.
+ */
 
-    if (ctx->status_seen) {
-        return;
+static ngx_http_fireworks_outcome_e
+ngx_http_fireworks_fits(ngx_http_fireworks_ctx_t *ctx, ngx_msec_t delay)
+{
+    ngx_msec_t        end;
+    ngx_core_conf_t  *ccf;
+
+    if (ctx->deadline
+        && (ngx_msec_int_t) (ctx->deadline - ngx_current_msec)
+           <= (ngx_msec_int_t) delay)
+    {
+        return NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE;
     }
 
-    ctx->status_seen = 1;
+    if (!ngx_exiting) {
+        return NGX_HTTP_FIREWORKS_OUTCOME_NONE;
+    }
+
+    if (ngx_http_fireworks_exiting == 0) {
+        ngx_http_fireworks_exiting = ngx_current_msec ? ngx_current_msec : 1;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (ccf->shutdown_timeout == 0) {
+        return NGX_HTTP_FIREWORKS_OUTCOME_NONE;
+    }
+
+    end = ngx_http_fireworks_exiting + ccf->shutdown_timeout;
+
+    if ((ngx_msec_int_t) (end - ngx_current_msec) <= (ngx_msec_int_t) delay) {
+        return NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN;
+    }
+
+    return NGX_HTTP_FIREWORKS_OUTCOME_NONE;
+}
+
+
+/* $fireworks_statuses: each attempt's status, as the API or nginx gave it */
+
+static void
+ngx_http_fireworks_record(ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status)
+{
+    ngx_uint_t  *s;
 
     s = ngx_array_push(&ctx->statuses);
     if (s != NULL) {
@@ -390,143 +964,11 @@ ngx_http_fireworks_record_status(ngx_http_fireworks_ctx_t *ctx,
 }
 
 
-/*
- * The post_subrequest handler: it only records and decides, it never
- * resumes the main request, which ngx_http_fireworks_wake() does once the
- * attempt is done.  It runs twice when nginx sends its own error page.
- */
-
-static ngx_int_t
-ngx_http_fireworks_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
-{
-    ngx_http_fireworks_ctx_t  *ctx = data;
-
-    if (sr != ctx->sr) {
-        return rc;
-    }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
-                   "fireworks attempt %ui done: %i, state %d",
-                   ctx->attempt, rc, ctx->state);
-
-    ngx_http_fireworks_merge_states(ctx, sr);
-
-    if (ctx->state != NGX_HTTP_FIREWORKS_RUNNING
-        || rc < NGX_HTTP_SPECIAL_RESPONSE)
-    {
-        return rc;
-    }
-
-    /* no header came: nginx itself failed the attempt (502, 504, ...) */
-
-    ngx_http_fireworks_record_status(ctx, rc);
-
-    if (rc != NGX_HTTP_CLIENT_CLOSED_REQUEST
-        && rc != NGX_HTTP_REQUEST_TIME_OUT
-        && ngx_http_fireworks_decide(ctx, sr, rc) == NGX_OK)
-    {
-        /* NGX_OK suppresses the error page; the status stays for the log */
-        ctx->state = NGX_HTTP_FIREWORKS_DISCARD;
-        sr->headers_out.status = rc;
-        return NGX_OK;
-    }
-
-    if (ctx->outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
-    }
-
-    /* nginx's error page comes through the header filter and goes out */
-    ctx->state = NGX_HTTP_FIREWORKS_GIVEUP;
-
-    return rc;
-}
-
-
-/* $upstream_status and friends of the main request list every attempt */
-
-static void
-ngx_http_fireworks_merge_states(ngx_http_fireworks_ctx_t *ctx,
-    ngx_http_request_t *sr)
-{
-    void                *p;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (ctx->states_merged
-        || sr->upstream_states == NULL
-        || sr->upstream_states->nelts == 0)
-    {
-        return;
-    }
-
-    ctx->states_merged = 1;
-
-    /*
-     * The first attempt's array becomes the main request's: it lives in
-     * the same pool, and the attempt, done, no longer touches it.  Later
-     * attempts append to it, so one try costs no copy.
-     */
-
-    if (r->upstream_states == NULL) {
-        r->upstream_states = sr->upstream_states;
-        return;
-    }
-
-    p = ngx_array_push_n(r->upstream_states, sr->upstream_states->nelts);
-    if (p == NULL) {
-        return;
-    }
-
-    ngx_memcpy(p, sr->upstream_states->elts,
-               sr->upstream_states->nelts * sizeof(ngx_http_upstream_state_t));
-}
-
-
-/*
- * The main request's write handler: nginx posts the main request when an
- * attempt is done, and spurious write events land here too.
- */
-
-void
-ngx_http_fireworks_wake(ngx_http_request_t *r)
-{
-    ngx_http_fireworks_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
-
-    if (ctx == NULL || ctx->sr == NULL || !ctx->sr->done) {
-        return;
-    }
-
-    ctx->sr = NULL;
-
-    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD) {
-        ngx_http_fireworks_wait(r, ctx);
-        return;
-    }
-
-    ngx_http_fireworks_finish(r, ctx);
-}
-
-
 static void
 ngx_http_fireworks_wait(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    /* the error body took so long that no wait fits any more */
-
-    if (ctx->deadline
-        && (ngx_msec_int_t) (ctx->deadline - ngx_current_msec)
-           <= (ngx_msec_int_t) ctx->delay)
-    {
-        ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE;
-        ngx_http_fireworks_arm(ctx, 0);
-        ngx_http_finalize_request(r, NGX_HTTP_GATEWAY_TIME_OUT);
-        return;
-    }
-
-    ctx->state = NGX_HTTP_FIREWORKS_BACKOFF;
-    ctx->wait_start = ngx_current_msec;
+    ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_BACKOFF,
+                                 NGX_HTTP_FIREWORKS_OUTCOME_NONE);
 
     /* watch the client while waiting, as limit_req does */
 
@@ -536,29 +978,31 @@ ngx_http_fireworks_wait(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         ngx_post_event(r->connection->read, &ngx_posted_events);
 
     } else if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,
+                                     NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     /* exact, not lazy: the attempt's timer may be close to the wait */
 
-    ngx_http_fireworks_arm(ctx, 0);
-    ngx_http_fireworks_arm(ctx, ctx->delay ? ctx->delay : 1);
+    ngx_http_fireworks_arm(ctx, NULL, 0);
+    ngx_http_fireworks_arm(ctx, ngx_http_fireworks_backoff_handler,
+                           ctx->delay ? ctx->delay : 1);
 }
 
+
+/* the forwarded attempt has ended: so does the client's response */
 
 static void
 ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
     ngx_int_t  rc;
 
-    ngx_http_fireworks_arm(ctx, 0);
-
-    if (!r->header_sent) {
-        /* the attempt ended without any header: nothing to forward */
-        ngx_http_finalize_request(r, NGX_HTTP_BAD_GATEWAY);
-        return;
-    }
+    ngx_http_fireworks_arm(ctx, NULL, 0);
+    ngx_http_fireworks_merge_states(r, ctx, 0);
+    ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,
+                                 NGX_HTTP_FIREWORKS_OUTCOME_NONE);
 
     if (r->header_only) {
         ngx_http_finalize_request(r, NGX_OK);
@@ -584,8 +1028,99 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 }
 
 
+/* the attempt's limit: fireworks_attempt_timeout or the deadline */
+
 static void
-ngx_http_fireworks_timer_handler(ngx_event_t *ev)
+ngx_http_fireworks_attempt_handler(ngx_event_t *ev)
+{
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_fireworks_cut_e        cut;
+    ngx_http_fireworks_ctx_t       *ctx;
+    ngx_http_fireworks_loc_conf_t  *flcf;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
+
+    cut = (ctx->deadline
+           && (ngx_msec_int_t) (ngx_current_msec - ctx->deadline) >= 0)
+          ? NGX_HTTP_FIREWORKS_CUT_DEADLINE : NGX_HTTP_FIREWORKS_CUT_ATTEMPT;
+
+    if (!ctx->cut_warned) {
+        ctx->cut_warned = 1;
+
+        if (cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "fireworks: deadline of %Mms reached in attempt %ui",
+                          flcf->deadline, ctx->attempt);
+
+        } else if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD) {
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "fireworks: attempt %ui timed out after %Mms "
+                          "while its %ui answer was discarded",
+                          ctx->attempt, flcf->attempt_timeout, ctx->status);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "fireworks: attempt %ui timed out after %Mms",
+                          ctx->attempt, flcf->attempt_timeout);
+        }
+    }
+
+    if (ngx_http_fireworks_cut(r, ctx, cut) == NGX_AGAIN) {
+
+        /* no upstream to end yet (a phase before the proxy): look again */
+
+        ngx_http_fireworks_arm(ctx, ngx_http_fireworks_attempt_handler, 100);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_fireworks_backoff_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "fireworks backoff of %Mms done", ctx->delay);
+
+    if (c->error) {
+        ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,
+                                     NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED);
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+
+    } else if (ngx_http_fireworks_start(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The idle timeout of a forwarded answer.  Idle means the upstream sent
+ * nothing while the client could take more: with output still buffered
+ * for a slow client nginx does not read the upstream, and that is no
+ * stall of the API.
+ */
+
+static void
+ngx_http_fireworks_idle_handler(ngx_event_t *ev)
 {
     ngx_msec_t                      idle;
     ngx_connection_t               *c;
@@ -601,127 +1136,275 @@ ngx_http_fireworks_timer_handler(ngx_event_t *ev)
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
-    switch (ctx->state) {
-
-    case NGX_HTTP_FIREWORKS_BACKOFF:
-
-        ctx->waited += ngx_current_msec - ctx->wait_start;
-
-        if (c->error) {
-            ctx->outcome = NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
-            ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
-
-        } else if (ngx_http_fireworks_start(r, ctx) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        ngx_http_run_posted_requests(c);
-        return;
-
-    case NGX_HTTP_FIREWORKS_RUNNING:
-    case NGX_HTTP_FIREWORKS_DISCARD:
-
-        if (ctx->deadline
-            && (ngx_msec_int_t) (ngx_current_msec - ctx->deadline) >= 0)
-        {
-            ctx->cut = NGX_HTTP_FIREWORKS_CUT_DEADLINE;
-            ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                          "fireworks: deadline of %Mms reached in attempt %ui",
-                          flcf->deadline, ctx->attempt);
-
-        } else {
-            ctx->cut = NGX_HTTP_FIREWORKS_CUT_ATTEMPT;
-            ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                          "fireworks: attempt %ui timed out after %Mms",
-                          ctx->attempt, flcf->attempt_timeout);
-        }
-
-        break;
-
-    case NGX_HTTP_FIREWORKS_FORWARD:
-
-        /* an attempt's timer that outlived the header: no idle limit */
-
-        if (flcf->idle_timeout == 0) {
-            return;
-        }
-
-        idle = ngx_current_msec - ctx->last_data;
-
-        if (idle < flcf->idle_timeout) {
-            ngx_add_timer(&ctx->timer, flcf->idle_timeout - idle);
-            return;
-        }
-
-        ctx->cut = NGX_HTTP_FIREWORKS_CUT_IDLE;
-        ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                      "fireworks: no data for %Mms, response cut",
-                      flcf->idle_timeout);
-        break;
-
-    default:
+    if (flcf->idle_timeout == 0 || ctx->ended) {
         return;
     }
 
-    /*
-     * The upstream's own handler runs posted requests after the faked
-     * timeout, and may have freed the request: touch nothing after it.
-     */
+    idle = ngx_current_msec - ctx->last_data;
 
-    if (ngx_http_fireworks_cut(ctx->sr) != NGX_OK
-        && ctx->state != NGX_HTTP_FIREWORKS_FORWARD)
+    if (idle < flcf->idle_timeout) {
+        ngx_add_timer(&ctx->timer, flcf->idle_timeout - idle);
+        return;
+    }
+
+    if (c->buffered) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "fireworks idle: the client is slow");
+
+        ctx->last_data = ngx_current_msec;
+        ngx_add_timer(&ctx->timer, flcf->idle_timeout);
+        return;
+    }
+
+    if (ngx_http_fireworks_cut(r, ctx, NGX_HTTP_FIREWORKS_CUT_IDLE)
+        != NGX_OK)
     {
-        /* no upstream connection yet (the resolver runs): look again soon */
+        /* nothing to cut: no upstream feeds the answer */
+        return;
+    }
 
-        ngx_add_timer(&ctx->timer, 50);
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "fireworks: no data for %Mms, response cut",
+                  flcf->idle_timeout);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* sets the ctx timer to t from now with a handler, 0 deletes it */
+
+static void
+ngx_http_fireworks_arm(ngx_http_fireworks_ctx_t *ctx,
+    ngx_event_handler_pt handler, ngx_msec_t t)
+{
+    if (t) {
+        ctx->timer.handler = handler;
+
+        /* re-adding within NGX_TIMER_LAZY_DELAY keeps the tree untouched */
+        ngx_add_timer(&ctx->timer, t);
+        return;
+    }
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
     }
 }
 
 
 /*
- * Ends an attempt the way nginx ends one whose upstream timed out: the
- * upstream module's static functions cannot be called, its event handler
- * can.  With tries at zero no other peer is tried within the attempt.
+ * Ends the attempt in progress the way nginx ends an upstream whose
+ * client went away (its cleanup handler: resolver, connection, peer),
+ * then finalizes the attempt as timed out, which the post_subrequest
+ * handler records.  Nothing of the upstream's event handling runs in
+ * between.  NGX_AGAIN when the attempt has no upstream to end yet.
  */
 
 static ngx_int_t
-ngx_http_fireworks_cut(ngx_http_request_t *sr)
+ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_cut_e cut)
 {
-    ngx_event_t          *ev;
-    ngx_connection_t     *pc;
+    ngx_http_request_t   *sr;
     ngx_http_upstream_t  *u;
+    ngx_http_cleanup_pt   upstream_cleanup;
 
-    if (sr == NULL) {
-        return NGX_OK;
+    sr = ctx->sr;
+
+    if (sr == NULL || ctx->ended) {
+        return NGX_DECLINED;
     }
 
     u = sr->upstream;
 
-    if (u == NULL || u->peer.connection == NULL) {
-        return NGX_DECLINED;
+    if (u == NULL || u->cleanup == NULL || *u->cleanup == NULL
+        || r->main->blocked || sr->aio)
+    {
+        return NGX_AGAIN;
     }
 
-    u->peer.tries = 0;
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks cut attempt %ui: %d", ctx->attempt, cut);
 
-    pc = u->peer.connection;
-    ev = pc->write->timer_set ? pc->write : pc->read;
+    ctx->cut = cut;
 
-    if (ev->timer_set) {
-        ngx_del_timer(ev);
-    }
+    /* the upstream's cleanup ends with a finalize of its own: NGX_DONE */
 
-    ev->delayed = 0;
-    ev->timedout = 1;
-    ev->handler(ev);
+    upstream_cleanup = *u->cleanup;
+
+    r->main->count++;
+    upstream_cleanup(sr);
+
+    ngx_http_finalize_request(sr, NGX_HTTP_GATEWAY_TIME_OUT);
 
     return NGX_OK;
 }
 
 
+/*
+ * A discarded attempt has ended: what the main request keeps of it is
+ * copied out, everything that links into the attempt's pool is unlinked,
+ * and the pool is freed.
+ */
+
+static void
+ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx)
+{
+    ngx_http_request_t         *sr;
+    ngx_http_cleanup_t         *cln;
+    ngx_http_posted_request_t  *pr, **ppr;
+
+    sr = ctx->sr;
+
+    ngx_http_fireworks_merge_states(r, ctx, 1);
+
+    /* cleanups the attempt added: the upstream's has run, a module's may not */
+
+    for (cln = r->cleanup; cln && cln != ctx->cleanup; cln = cln->next) {
+        if (cln->handler) {
+            cln->handler(cln->data);
+        }
+    }
+
+    r->cleanup = ctx->cleanup;
+
+    for (ppr = &r->posted_requests; *ppr; /* void */) {
+        pr = *ppr;
+
+        if (pr->request == sr) {
+            *ppr = pr->next;
+            continue;
+        }
+
+        ppr = &pr->next;
+    }
+
+    ngx_http_set_log_request(r->connection->log, r);
+
+    ngx_destroy_pool(ctx->pool);
+
+    ctx->pool = NULL;
+    ctx->sr = NULL;
+}
+
+
+/*
+ * $upstream_status and friends of the main request list every attempt.
+ * The states of an attempt whose pool is freed are copied, the peer's
+ * name with them; those of the last attempt, whose pool lives as long as
+ * the request, are adopted as they are when they are the first.
+ */
+
+static void
+ngx_http_fireworks_merge_states(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy)
+{
+    u_char                     *p;
+    ngx_str_t                  *peer;
+    ngx_uint_t                  i, n;
+    ngx_array_t                *states;
+    ngx_http_upstream_state_t  *st;
+
+    states = (ctx->sr != NULL) ? ctx->sr->upstream_states : NULL;
+
+    if (states == NULL || states->nelts == 0) {
+        return;
+    }
+
+    if (r->upstream_states == NULL) {
+
+        if (!copy) {
+            r->upstream_states = states;
+            return;
+        }
+
+        r->upstream_states = ngx_array_create(r->pool, states->nelts + 1,
+                                            sizeof(ngx_http_upstream_state_t));
+        if (r->upstream_states == NULL) {
+            return;
+        }
+    }
+
+    n = states->nelts;
+
+    st = ngx_array_push_n(r->upstream_states, n);
+    if (st == NULL) {
+        return;
+    }
+
+    ngx_memcpy(st, states->elts, n * sizeof(ngx_http_upstream_state_t));
+
+    if (!copy) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+
+        if (st[i].peer == NULL) {
+            continue;
+        }
+
+        peer = ngx_palloc(r->pool, sizeof(ngx_str_t) + st[i].peer->len);
+        if (peer == NULL) {
+            st[i].peer = NULL;
+            continue;
+        }
+
+        p = (u_char *) (peer + 1);
+        ngx_memcpy(p, st[i].peer->data, st[i].peer->len);
+
+        peer->len = st[i].peer->len;
+        peer->data = p;
+
+        st[i].peer = peer;
+    }
+}
+
+
+/*
+ * Every state change: the waited time is counted when a wait ends, the
+ * outcome is set once, the first time one is given.
+ */
+
+static void
+ngx_http_fireworks_set_state(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_state_e state,
+    ngx_http_fireworks_outcome_e outcome)
+{
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks state: %s -> %s, attempt %ui, outcome %d",
+                   ngx_http_fireworks_states[ctx->state],
+                   ngx_http_fireworks_states[state], ctx->attempt, outcome);
+
+    if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
+        ctx->waited += ngx_current_msec - ctx->wait_start;
+    }
+
+    if (state == NGX_HTTP_FIREWORKS_BACKOFF) {
+        ctx->wait_start = ngx_current_msec;
+    }
+
+    if (ctx->outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        ctx->outcome = outcome;
+    }
+
+    ctx->state = state;
+}
+
+
+/*
+ * The request's cleanup, on every way out, before the access log: the
+ * timer goes, an attempt cut short by the client or by the worker's
+ * shutdown still shows in $upstream_*, and the request ends DONE.
+ */
+
 static void
 ngx_http_fireworks_cleanup(void *data)
 {
     ngx_http_fireworks_ctx_t  *ctx = data;
+
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
@@ -731,16 +1414,32 @@ ngx_http_fireworks_cleanup(void *data)
         ngx_delete_posted_event(&ctx->timer);
     }
 
-    if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
-        ctx->waited += ngx_current_msec - ctx->wait_start;
-        ctx->state = NGX_HTTP_FIREWORKS_INIT;
+    if (ctx->state == NGX_HTTP_FIREWORKS_DONE
+        || ctx->state == NGX_HTTP_FIREWORKS_BODY)
+    {
+        return;
     }
 
-    if (ctx->outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE
-        && ctx->attempt > 0)
-    {
-        ctx->outcome = (ngx_exiting || ngx_terminate)
-                       ? NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
-                       : NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
+    if (ctx->sr != NULL) {
+        ngx_http_fireworks_merge_states(r, ctx, 0);
+    }
+
+    ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,
+                                 (ngx_exiting || ngx_terminate)
+                                 ? NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
+                                 : NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED);
+}
+
+
+/* after the access log: the last attempt's pool goes with the request's */
+
+static void
+ngx_http_fireworks_pool_cleanup(void *data)
+{
+    ngx_http_fireworks_ctx_t  *ctx = data;
+
+    if (ctx->pool) {
+        ngx_destroy_pool(ctx->pool);
+        ctx->pool = NULL;
     }
 }

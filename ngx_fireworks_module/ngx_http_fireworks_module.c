@@ -29,8 +29,6 @@ static char *ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_complex_value_t *ngx_http_fireworks_compile(ngx_conf_t *cf,
     ngx_str_t *value);
-static char *ngx_http_fireworks_tries(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_fireworks_retry_on(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fireworks_backoff_conf(ngx_conf_t *cf,
@@ -39,10 +37,19 @@ static char *ngx_http_fireworks_jitter_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_fireworks_msec(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static ngx_int_t ngx_http_fireworks_parse_msec(ngx_conf_t *cf,
     ngx_str_t *value, ngx_msec_t *ms);
+
+static char *ngx_http_fireworks_num_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fireworks_msec_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fireworks_slot_error(ngx_conf_t *cf, char *rv,
+    char *what);
+static char *ngx_http_fireworks_tries_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_fireworks_msec_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 /* the guidance's "recommended client timeout" ranges: low end, high end */
@@ -78,6 +85,13 @@ static ngx_array_t  ngx_http_fireworks_default_retry_on = {
 };
 
 
+static ngx_conf_post_handler_pt  ngx_http_fireworks_tries_post =
+    ngx_http_fireworks_tries_bounds;
+
+static ngx_conf_post_handler_pt  ngx_http_fireworks_msec_post =
+    ngx_http_fireworks_msec_bounds;
+
+
 static ngx_command_t  ngx_http_fireworks_commands[] = {
 
     { ngx_string("fireworks_pass"),
@@ -89,10 +103,10 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
 
     { ngx_string("fireworks_tries"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_fireworks_tries,
+      ngx_http_fireworks_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, tries),
-      NULL },
+      &ngx_http_fireworks_tries_post },
 
     { ngx_string("fireworks_retry_on"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -124,24 +138,24 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
 
     { ngx_string("fireworks_deadline"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_fireworks_msec,
+      ngx_http_fireworks_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, deadline),
-      NULL },
+      &ngx_http_fireworks_msec_post },
 
     { ngx_string("fireworks_attempt_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_fireworks_msec,
+      ngx_http_fireworks_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, attempt_timeout),
-      NULL },
+      &ngx_http_fireworks_msec_post },
 
     { ngx_string("fireworks_idle_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_fireworks_msec,
+      ngx_http_fireworks_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, idle_timeout),
-      NULL },
+      &ngx_http_fireworks_msec_post },
 
     { ngx_string("fireworks_retry_after"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -152,10 +166,10 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
 
     { ngx_string("fireworks_retry_after_max"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_fireworks_msec,
+      ngx_http_fireworks_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, retry_after_max),
-      NULL },
+      &ngx_http_fireworks_msec_post },
 
       ngx_null_command
 };
@@ -209,7 +223,7 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
      *     conf->pass_args = NULL;
      */
 
-    conf->tries = NGX_CONF_UNSET_UINT;
+    conf->tries = NGX_CONF_UNSET;
     conf->retry_on = NGX_CONF_UNSET_PTR;
     conf->backoff_base = NGX_CONF_UNSET_MSEC;
     conf->backoff_max = NGX_CONF_UNSET_MSEC;
@@ -237,7 +251,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->pass_args = prev->pass_args;
     }
 
-    ngx_conf_merge_uint_value(conf->tries, prev->tries, 5);
+    ngx_conf_merge_value(conf->tries, prev->tries, 5);
 
     ngx_conf_merge_ptr_value(conf->retry_on, prev->retry_on,
                              &ngx_http_fireworks_default_retry_on);
@@ -422,37 +436,6 @@ ngx_http_fireworks_compile(ngx_conf_t *cf, ngx_str_t *value)
 
 
 static char *
-ngx_http_fireworks_tries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_fireworks_loc_conf_t *flcf = conf;
-
-    ngx_int_t   n;
-    ngx_str_t  *value;
-
-    if (flcf->tries != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    n = ngx_atoi(value[1].data, value[1].len);
-
-    if (n < 1 || n > NGX_HTTP_FIREWORKS_MAX_TRIES) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"%V\" directive, "
-                           "it must be a number from 1 to %d",
-                           &value[1], &cmd->name,
-                           NGX_HTTP_FIREWORKS_MAX_TRIES);
-        return NGX_CONF_ERROR;
-    }
-
-    flcf->tries = n;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
 ngx_http_fireworks_retry_on(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fireworks_loc_conf_t *flcf = conf;
@@ -609,29 +592,11 @@ ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* ngx_conf_set_msec_slot() does not name the bad value: this one does */
-
-static char *
-ngx_http_fireworks_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_msec_t  *ms;
-    ngx_str_t   *value;
-
-    ms = (ngx_msec_t *) ((u_char *) conf + cmd->offset);
-
-    if (*ms != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_http_fireworks_parse_msec(cf, &value[1], ms) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
+/*
+ * Durations are read by ngx_parse_time(), as nginx's own, and bounded by
+ * NGX_HTTP_FIREWORKS_MAX_MSEC, so that no computed wait can overflow the
+ * timer.
+ */
 
 static ngx_int_t
 ngx_http_fireworks_parse_msec(ngx_conf_t *cf, ngx_str_t *value,
@@ -639,15 +604,111 @@ ngx_http_fireworks_parse_msec(ngx_conf_t *cf, ngx_str_t *value,
 {
     ngx_str_t  *name;
 
+    name = cf->args->elts;
+
     *ms = ngx_parse_time(value, 0);
 
     if (*ms == (ngx_msec_t) NGX_ERROR) {
-        name = cf->args->elts;
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid time \"%V\" in \"%V\" directive",
                            value, &name[0]);
         return NGX_ERROR;
     }
 
+    if (*ms > NGX_HTTP_FIREWORKS_MAX_MSEC) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\" in \"%V\" directive, "
+                           "it must not be longer than 24h", value, &name[0]);
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * nginx's slots parse; these wrappers only make the message name the
+ * value as well as the directive: invalid time "x" in "y" directive.
+ */
+
+static char *
+ngx_http_fireworks_num_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_fireworks_slot_error(cf,
+                                         ngx_conf_set_num_slot(cf, cmd, conf),
+                                         "value");
+}
+
+
+static char *
+ngx_http_fireworks_msec_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_fireworks_slot_error(cf,
+                                         ngx_conf_set_msec_slot(cf, cmd, conf),
+                                         "time");
+}
+
+
+static char *
+ngx_http_fireworks_slot_error(ngx_conf_t *cf, char *rv, char *what)
+{
+    ngx_str_t  *value;
+
+    if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR
+        || ngx_strcmp(rv, "is duplicate") == 0)
+    {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid %s \"%V\" in \"%V\" directive",
+                       what, &value[1], &value[0]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_fireworks_tries_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_int_t  *np = data;
+
+    ngx_str_t  *value;
+
+    if (*np >= 1 && *np <= NGX_HTTP_FIREWORKS_MAX_TRIES) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be a number from 1 to %d",
+                       &value[1], &value[0], NGX_HTTP_FIREWORKS_MAX_TRIES);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_fireworks_msec_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *msp = data;
+
+    ngx_str_t  *value;
+
+    if (*msp <= NGX_HTTP_FIREWORKS_MAX_MSEC) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must not be longer than 24h",
+                       &value[1], &value[0]);
+
+    return NGX_CONF_ERROR;
 }

@@ -17,8 +17,14 @@
 #define NGX_HTTP_FIREWORKS_STATUS_MIN       300
 #define NGX_HTTP_FIREWORKS_STATUS_MAX       599
 
+/* the longest duration a directive accepts: one day */
+#define NGX_HTTP_FIREWORKS_MAX_MSEC         86400000
+
 /* a Retry-After longer than this is garbage, not a wish (about 31 years) */
 #define NGX_HTTP_FIREWORKS_RA_LIMIT         999999999
+
+/* an attempt's own pool: its subrequest, upstream and buffers */
+#define NGX_HTTP_FIREWORKS_POOL_SIZE        8192
 
 
 typedef enum {
@@ -30,12 +36,12 @@ typedef enum {
 
 
 typedef enum {
-    NGX_HTTP_FIREWORKS_INIT = 0,      /* reading the client body */
-    NGX_HTTP_FIREWORKS_RUNNING,       /* attempt sent, no header yet */
-    NGX_HTTP_FIREWORKS_DISCARD,       /* retryable answer, swallowing it */
-    NGX_HTTP_FIREWORKS_BACKOFF,       /* waiting on the timer */
-    NGX_HTTP_FIREWORKS_GIVEUP,        /* nginx's error page goes out next */
-    NGX_HTTP_FIREWORKS_FORWARD        /* the answer goes to the client */
+    NGX_HTTP_FIREWORKS_BODY = 0,      /* reading the client's body */
+    NGX_HTTP_FIREWORKS_ATTEMPT,       /* an attempt runs, no header yet */
+    NGX_HTTP_FIREWORKS_DISCARD,       /* its retryable answer is swallowed */
+    NGX_HTTP_FIREWORKS_BACKOFF,       /* waiting for the next attempt */
+    NGX_HTTP_FIREWORKS_FORWARD,       /* the answer goes to the client */
+    NGX_HTTP_FIREWORKS_DONE           /* decided for good, nothing runs */
 } ngx_http_fireworks_state_e;
 
 
@@ -62,7 +68,7 @@ typedef struct {
     ngx_http_complex_value_t     *pass;
     ngx_http_complex_value_t     *pass_args;     /* after a written "?" */
 
-    ngx_uint_t                    tries;
+    ngx_int_t                     tries;
     ngx_array_t                  *retry_on;      /* of ngx_uint_t */
 
     ngx_msec_t                    backoff_base;
@@ -84,10 +90,16 @@ typedef struct {
 
 typedef struct {
     ngx_http_request_t           *request;
-    ngx_http_request_t           *sr;          /* attempt in progress */
+
+    /* the attempt in progress, NULL between attempts */
+    ngx_http_request_t           *sr;
+    ngx_pool_t                   *pool;        /* the attempt's own */
+    ngx_http_cleanup_t           *cleanup;     /* r->cleanup before it */
+    ngx_int_t                     rc;          /* what it finished with */
+    ngx_uint_t                    status;      /* the API's, 0: none */
 
     ngx_http_post_subrequest_t    ps;
-    ngx_event_t                   timer;       /* backoff, attempt, idle */
+    ngx_event_t                   timer;       /* one meaning at a time */
 
     ngx_str_t                     uri;
     ngx_str_t                     args;
@@ -105,19 +117,14 @@ typedef struct {
     ngx_http_fireworks_outcome_e  outcome;
     ngx_http_fireworks_cut_e      cut;
 
-    unsigned                      status_seen:1;
-    unsigned                      states_merged:1;
-    unsigned                      complete:1;
+    unsigned                      ended:1;     /* the attempt finished */
+    unsigned                      complete:1;  /* with its last buffer */
+    unsigned                      cut_warned:1;
 } ngx_http_fireworks_ctx_t;
 
 
 ngx_int_t ngx_http_fireworks_handler(ngx_http_request_t *r);
-void ngx_http_fireworks_wake(ngx_http_request_t *r);
-ngx_int_t ngx_http_fireworks_decide(ngx_http_fireworks_ctx_t *ctx,
-    ngx_http_request_t *sr, ngx_uint_t status);
-void ngx_http_fireworks_record_status(ngx_http_fireworks_ctx_t *ctx,
-    ngx_uint_t status);
-void ngx_http_fireworks_arm(ngx_http_fireworks_ctx_t *ctx, ngx_msec_t t);
+ngx_int_t ngx_http_fireworks_filter_init(ngx_conf_t *cf);
 
 ngx_msec_t ngx_http_fireworks_backoff(ngx_http_fireworks_loc_conf_t *flcf,
     ngx_uint_t retry);
@@ -125,7 +132,6 @@ ngx_msec_t ngx_http_fireworks_jitter(ngx_http_fireworks_loc_conf_t *flcf);
 ngx_int_t ngx_http_fireworks_retry_after(ngx_http_request_t *sr,
     ngx_msec_t *ms);
 
-ngx_int_t ngx_http_fireworks_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_fireworks_add_variables(ngx_conf_t *cf);
 
 

@@ -13,25 +13,7 @@ use FW;
 
 my $t = FW->new();
 
-$t->run(<<'EOF');
-%%GLOBALS%%
-worker_processes 1;
-events { worker_connections 1024; }
-
-http {
-    %%HTTP_GLOBALS%%
-    log_format fw '$status | $fireworks_attempts | $fireworks_statuses | '
-                  '$fireworks_backoff | $fireworks_outcome | $upstream_status';
-    access_log %%TESTDIR%%/fw.log fw;
-
-    upstream api {
-        server 127.0.0.1:%%PORT_API%%;
-        keepalive 8;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_NGINX%%;
-
+$t->run($t->gateway(locations => <<'EOF'));
         location /v1/ {
             fireworks_pass /_fireworks$uri;
             fireworks_backoff 200ms 1s;
@@ -48,6 +30,20 @@ http {
             fireworks_jitter 0;
         }
 
+        location /buffered/ {
+            fireworks_pass /_buffered$uri;
+            fireworks_backoff 10ms;
+            fireworks_jitter 0;
+        }
+
+        location /_buffered/ {
+            internal;
+            proxy_pass http://api/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering on;
+        }
+
         location /refused/ {
             fireworks_pass /_refused;
             fireworks_tries 3;
@@ -56,21 +52,25 @@ http {
             add_header X-Statuses $fireworks_statuses always;
         }
 
-        location /_fireworks/ {
+        # giving up without an answer: the client location's error page
+        location /refused-page/ {
+            fireworks_pass /_refused;
+            fireworks_tries 2;
+            fireworks_backoff 10ms;
+            fireworks_jitter 0;
+            error_page 502 /oops.json;
+        }
+
+        location = /oops.json {
             internal;
-            proxy_pass http://api/;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Retry-Attempt $fireworks_attempt;
-            proxy_buffering off;
+            default_type application/json;
+            return 200 '{"error":"the gateway cannot reach the API"}';
         }
 
         location /_refused {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_CLOSED%%;
         }
-    }
-}
 EOF
 
 my $body = '{"model":"accounts/fireworks/models/llama-v3p1-8b-instruct",'
@@ -121,6 +121,17 @@ for my $s (400, 401, 404, 422) {
     is(scalar @{$t->attempts("final$s")}, 1, "$s: one attempt");
 }
 
+# a retryable answer whose body breaks while it is discarded is retried
+
+for my $loc ('v1', 'buffered') {
+    my $r = $t->http(uri => "/$loc/chat/completions", body => $body,
+        script => 'badchunk;status=503,200', id => "badchunk-$loc");
+    is($r->{status}, 200, "broken discarded body, $loc: retried to 200");
+    like($r->{body}, qr/"chat\.completion"/, "broken discarded body, $loc: body");
+    is(scalar @{$t->attempts("badchunk-$loc")}, 2,
+        "broken discarded body, $loc: two attempts");
+}
+
 # tries run out: the last upstream answer, unchanged
 
 $r = $t->http(uri => '/tries2/x', body => $body,
@@ -140,16 +151,21 @@ is($r->{status}, 502, 'refused gives 502');
 like($r->{body}, qr/502 Bad Gateway/, 'nginx error page');
 is($r->{headers}{'x-statuses'}, '502, 502, 502', 'refused retried');
 
+$r = $t->http(uri => '/refused-page/x', body => $body);
+is($r->{status}, 502, 'error_page: status kept');
+like($r->{body}, qr/the gateway cannot reach the API/,
+    "error_page of the client location applies");
+
 $t->stop;
-my @log = $t->access_log('fw.log');
-my ($basic) = grep { $_->[2] eq '503, 503, 200' } @log;
-ok($basic, 'access log line');
+my $basic = $t->log_line('basic');
+is($basic->[0], 200, 'access log line');
 is($basic->[1], 3, 'log: attempts');
+is($basic->[2], '503, 503, 200', 'log: statuses');
 like($basic->[3], qr/^0\.[2-9]\d\d$|^1\.\d\d\d$/, 'log: backoff seconds');
 is($basic->[4], 'done', 'log: outcome');
 is($basic->[5], '503, 503, 200', 'log: $upstream_status lists attempts');
-my ($out) = grep { $_->[0] eq '429' } @log;
-is($out->[4], 'tries', 'log: outcome tries');
+is($t->log_line('out')->[4], 'tries', 'log: outcome tries');
 
-$t->finish;
+$t->finish(allow => [qr/connect\(\) failed \(111: Connection refused\)/,
+    qr/upstream sent invalid chunked response/]);
 done_testing;

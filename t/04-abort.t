@@ -85,5 +85,10 @@ like($l->[3], qr/^0\.[4-9]|^1\./, 'log: time waited until the client left');
 is($t->log_line('wait-rst')->[4], 'client_closed', 'reset: client_closed');
 is($t->log_line('hang')->[4], 'client_closed', 'hang: client_closed');
 
+# the API never answered the attempt the client left: no status for it
+
+is($l->[2], '503', 'log: the status of the attempt made');
+is($t->log_line('hang')->[2], '-', 'hang: no status listed for it');
+
 $t->finish;
 done_testing;

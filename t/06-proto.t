@@ -23,6 +23,26 @@ $t->run($t->gateway(listen => '', locations => <<'EOF', http => <<'EOF2'));
             fireworks_jitter 0;
             add_header X-Statuses $fireworks_statuses;
         }
+
+        location /ranges/ {
+            fireworks_pass /_ranges$uri;
+        }
+
+        location /redirect/ {
+            fireworks_pass /_redirect$uri;
+        }
+
+        location /_ranges/ {
+            internal;
+            proxy_pass http://api/;
+            proxy_force_ranges on;
+        }
+
+        location /_redirect/ {
+            internal;
+            proxy_pass http://api/;
+            proxy_redirect http://api/ /v1/;
+        }
 EOF
     server {
         listen 127.0.0.1:%%PORT_H2%% http2;
@@ -93,11 +113,39 @@ is($r->{status}, 204, 'no content');
 is($r->{body}, '', 'no content: no body');
 ok(!$r->{headers}{'transfer-encoding'}, 'no content: no transfer-encoding');
 
-# If-Modified-Since and Range make neither 304 nor 206
+# If-Modified-Since, If-None-Match and Range make neither 304 nor 206 of
+# an answer that has Last-Modified, an ETag and Accept-Ranges
 
-$r = $t->http(script => '200', id => 'range', headers => [
-    'Range: bytes=0-5', 'If-Modified-Since: Sat, 01 Jan 2050 00:00:00 GMT']);
-is($r->{status}, 200, 'no 206 or 304 made from the answer');
+my $validators = 'hdr=Last-Modified:Sat%2C 01 Jan 2000 00:00:00 GMT'
+    . '|ETag:"v1"|Accept-Ranges:bytes';
+
+for my $uri ('/v1/chat/completions', '/ranges/chat/completions') {
+    $r = $t->http(uri => $uri, script => "200;$validators", id => "range$uri",
+        headers => ['Range: bytes=0-5',
+            'If-Modified-Since: Sat, 01 Jan 2050 00:00:00 GMT']);
+    is($r->{status}, 200, "no 206 or 304 made from the answer ($uri)");
+    like($r->{body}, qr/^\{"id".*\}$/s, "the whole answer ($uri)");
+
+    $r = $t->http(uri => $uri, script => "200;$validators", id => "inm$uri",
+        headers => ['If-None-Match: "v1"']);
+    is($r->{status}, 200, "no 304 for If-None-Match ($uri)");
+    is($r->{headers}{etag}, '"v1"', "the API's ETag ($uri)");
+}
+
+# Location: the internal location's default proxy_redirect would make it
+# a path of the internal location; the API's own goes out.  A
+# proxy_redirect to anywhere else is kept.
+
+$r = $t->http(body => $body, script => '503,302;hdr=Location:http://api/v1/jobs/1',
+    id => 'location');
+is($r->{status}, 302, 'location: 302 forwarded');
+is($r->{headers}{location}, 'http://api/v1/jobs/1',
+    "location: the API's, not the internal location's");
+
+$r = $t->http(uri => '/redirect/x', body => $body,
+    script => '302;hdr=Location:http://api/jobs/1', id => 'location2');
+like($r->{headers}{location}, qr{^http://[^/]+/v1/jobs/1$},
+    'location: an explicit proxy_redirect is kept');
 
 # curl, HTTP/1.1 and HTTP/2
 
@@ -128,7 +176,7 @@ my $l = $t->log_line('ka1');
 is($l->[0], 200, 'access log: final status');
 is($l->[5], '503, 429, 200', 'access log: $upstream_status per attempt');
 
-$t->finish;
+$t->finish(allow => [qr/upstream prematurely closed connection/]);
 done_testing;
 
 # reads one response from a keep-alive connection

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
-# Graceful shutdown and reload: no new wait on an exiting worker, a request
-# already waiting gets its answer, worker_shutdown_timeout ends it cleanly.
+# Graceful shutdown and reload: an exiting worker keeps retrying the
+# requests it holds, within worker_shutdown_timeout when that is set; a
+# request the timeout cuts ends cleanly and is logged with its attempts.
 
 use warnings;
 use strict;
@@ -33,8 +34,9 @@ sub background {
 sub result {
     my ($t, $pid, $id) = @_;
     waitpid($pid, 0);
+    ok(-f $t->dir . "/$id.res", "$id: the request ran");
     my ($status, $elapsed, $b) = split /\n/, $t->read_file("$id.res"), 3;
-    return { status => $status || 0, elapsed => $elapsed, body => $b };
+    return { status => $status, elapsed => $elapsed, body => $b };
 }
 
 sub quit_and_wait {
@@ -82,19 +84,18 @@ like($r->{body}, qr/chat\.completion/, 'quit: the answer');
 is(scalar @{$t->attempts('waiting')}, 2, 'quit: the retry ran');
 ok($exited->(), 'quit: nginx exits afterwards');
 
-# quit during an attempt: its retryable answer goes out, no new wait
+# quit during an attempt: the exiting worker still retries it
 
 $t->run();
 $pid = background($t, script => 'slow;ms=800;status=503,200', id => 'exiting');
 wait_attempts($t, 'exiting', 1);
 $exited = quit_and_wait($t);
 $r = result($t, $pid, 'exiting');
-is($r->{status}, 503, 'quit: no new wait, the 503 goes out');
-cmp_ok($r->{elapsed}, '<', 1.4, 'quit: at once after the attempt');
-is(scalar @{$t->attempts('exiting')}, 1, 'quit: no retry');
-ok($exited->(), 'quit: nginx exits');
-like($t->read_file('fw.log'), qr/^503 \| 1 \| 503 \| 0\.000 \| shutdown /m,
-    'quit: outcome shutdown');
+is($r->{status}, 200, 'quit during an attempt: retried to 200');
+is(scalar @{$t->attempts('exiting')}, 2, 'quit during an attempt: the retry');
+ok($exited->(), 'quit during an attempt: nginx exits afterwards');
+like($t->read_file('fw.log'), qr/^200 \| 2 \| 503, 200 \| 1\.5\d\d \| done /m,
+    'quit during an attempt: outcome done');
 
 # reload while a request waits: the old worker finishes it
 
@@ -108,19 +109,56 @@ my $after = $t->http(body => $body, script => '200', id => 'after-reload');
 is($after->{status}, 200, 'reload: new workers answer');
 $t->stop;
 
-# worker_shutdown_timeout: the waiting request is ended cleanly
+# worker_shutdown_timeout: a wait that would outlast it does not start,
+# the answer goes out (outcome shutdown); one that fits runs
+
+$t->write_conf(gateway($t, 'worker_shutdown_timeout 1s;'));
+$t->run();
+$pid = background($t, script => 'slow;ms=500;status=503,200', id => 'wst-no');
+wait_attempts($t, 'wst-no', 1);
+$exited = quit_and_wait($t);
+$r = result($t, $pid, 'wst-no');
+is($r->{status}, 503, 'worker_shutdown_timeout: a wait past it: the 503');
+is(scalar @{$t->attempts('wst-no')}, 1, 'worker_shutdown_timeout: no retry');
+ok($exited->(), 'worker_shutdown_timeout: nginx exits');
+like($t->read_file('fw.log'), qr/^503 \| 1 \| 503 \| 0\.000 \| shutdown /m,
+    'worker_shutdown_timeout: outcome shutdown');
+
+$t->write_conf(gateway($t, 'worker_shutdown_timeout 5s;'));
+$t->run();
+$pid = background($t, script => 'slow;ms=500;status=503,200', id => 'wst-yes');
+wait_attempts($t, 'wst-yes', 1);
+$exited = quit_and_wait($t);
+$r = result($t, $pid, 'wst-yes');
+is($r->{status}, 200, 'worker_shutdown_timeout: a wait within it runs');
+ok($exited->(), 'worker_shutdown_timeout: nginx exits after it');
+
+# worker_shutdown_timeout cuts a request still waiting (its wait began
+# before the quit) and one in an attempt: no answer, but logged, with the
+# attempts made
 
 $t->write_conf(gateway($t, 'worker_shutdown_timeout 500ms;'));
 $t->run();
 $pid = background($t, script => '503;ra=10,200', id => 'wst');
+my $pid2 = background($t, script => 'hang', id => 'wst-hang');
 wait_attempts($t, 'wst', 1);
+wait_attempts($t, 'wst-hang', 1);
 my $t0 = time;
 $exited = quit_and_wait($t);
 $r = result($t, $pid, 'wst');
+my $r2 = result($t, $pid2, 'wst-hang');
 cmp_ok(time - $t0, '<', 3, 'worker_shutdown_timeout ends the wait');
-isnt($r->{status}, 200, 'worker_shutdown_timeout: no answer');
+is($r->{status}, 0, 'worker_shutdown_timeout: no answer to the waiting one');
+is($r2->{status}, 0, 'worker_shutdown_timeout: no answer in the attempt');
 ok($exited->(), 'worker_shutdown_timeout: nginx exits');
 is(scalar @{$t->attempts('wst')}, 1, 'worker_shutdown_timeout: no retry');
+my $l = $t->log_line('wst');
+is($l->[4], 'shutdown', 'worker_shutdown_timeout: outcome shutdown');
+is($l->[5], '503', 'worker_shutdown_timeout: $upstream_status');
+$l = $t->log_line('wst-hang');
+is($l->[4], 'shutdown', 'worker_shutdown_timeout in an attempt: outcome');
+like($l->[8] // '', qr/^127\.0\.0\.1:\d+$/,
+    'worker_shutdown_timeout in an attempt: listed in $upstream_addr');
 
 $t->finish;
 done_testing;

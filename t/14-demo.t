@@ -7,13 +7,15 @@ use warnings;
 use strict;
 
 use FindBin;
+use File::Temp qw/tempdir/;
 use Test::More;
 
 my $root = "$FindBin::Bin/..";
 plan(skip_all => 'module not built') unless -f ($ENV{TEST_NGINX_MODULE}
     || "$root/build/ngx_http_fireworks_module.so");
 
-my $out = `$root/demo/demo.sh 2>&1`;
+my $dir = tempdir('fireworks-demo-test-XXXXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $out = `FIREWORKS_DEMO_DIR=$dir/run $root/demo/demo.sh 2>&1`;
 is($? >> 8, 0, 'demo exits 0') or diag $out;
 
 my %row = map { my @f = split ' '; ($f[0] => \@f) }
@@ -27,7 +29,13 @@ is($row{stream}[1], 200, 'stream');
 is_deeply([@{$row{'bad-request'} || []}[1, 2]], [400, 1], 'bad request');
 is($row{'still-overloaded'}[5], 'tries', 'tries ran out');
 like($out, qr/data: \{"id":"stream"/, 'stream shown');
-unlike($out, qr/\[alert\]|\[crit\]/, 'no alerts');
+
+# the demo's own error.log: there, and no alert, crit or crash in it
+
+ok(-f "$dir/run/error.log", "the demo's error.log exists");
+my $log = -f "$dir/run/error.log" ? `cat $dir/run/error.log` : '';
+unlike($log, qr/\[(alert|crit|emerg)\]|exited on signal|runtime error/,
+    "no alert, crit or crash in the demo's error.log");
 
 # --serve with FIREWORKS_API_KEY: the configuration for the real API passes
 # nginx -t (the demo tests it before it starts) and nginx starts; this

@@ -4,8 +4,9 @@ package FW;
 #
 # Per test file: a temporary directory, free ports, the stand-in API
 # (t/lib/fakeapi.js) and the real nginx with the built module loaded.
-# finish() stops everything and fails the file when error.log has an
-# [alert], [crit] or [emerg] line or a worker that exited on a signal.
+# finish() stops everything and fails the file when error.log is missing
+# or has an [alert], [crit] or [emerg] line, a worker that exited on a
+# signal, a sanitizer report or an [error] the test did not expect.
 #
 # Environment: TEST_NGINX_BINARY (nginx), TEST_NGINX_MODULE (the .so),
 # TEST_NGINX_LEAVE=1 keeps the directory, TEST_NGINX_CATLOG=1 prints
@@ -21,12 +22,13 @@ use IO::Socket::INET;
 use IO::Select;
 use JSON::PP;
 use POSIX qw/WNOHANG/;
-use Socket qw/SOL_SOCKET SO_LINGER/;
+use Socket qw/SOL_SOCKET SO_LINGER SO_RCVBUF PF_INET SOCK_STREAM
+    inet_aton pack_sockaddr_in/;
 use Test::More;
 use Time::HiRes qw/time sleep/;
 use Ports qw/free_port wait_port/;
 
-our @EXPORT_OK = qw/http http_raw dechunk json/;
+our @EXPORT_OK = qw/http http_raw http_slow dechunk json/;
 
 my $LIB = dirname(__FILE__);
 my @ALL;
@@ -150,7 +152,8 @@ http {
     %%HTTP_GLOBALS%%
     log_format fw '\$status | \$fireworks_attempts | \$fireworks_statuses | '
                   '\$fireworks_backoff | \$fireworks_outcome | '
-                  '\$upstream_status | \$request_time | \$http_x_fw_id';
+                  '\$upstream_status | \$request_time | \$http_x_fw_id | '
+                  '\$upstream_addr';
     access_log %%TESTDIR%%/fw.log fw;
 
     upstream api {
@@ -279,28 +282,68 @@ sub stop {
     $self->{running} = 0;
 }
 
-sub stop_api {
-    my ($self) = @_;
-    return unless $self->{api_pid};
-    kill 'TERM', $self->{api_pid};
-    waitpid($self->{api_pid}, 0);
-    delete $self->{api_pid};
+# A UDP port where something reads and never answers: a resolver that
+# does not reply.
+
+sub udp_sink {
+    my ($self, $name) = @_;
+    my $port = $self->port($name);
+    my $pid = fork();
+    die "fork: $!\n" unless defined $pid;
+
+    if ($pid == 0) {
+        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
+            Proto => 'udp') or exit 1;
+        $s->recv(my $buf, 65536) while 1;
+    }
+
+    push @{$self->{pids}}, $pid;
+    return $port;
 }
 
-# Stops nginx and the stand-in, then checks error.log.
+sub stop_api {
+    my ($self) = @_;
+    for my $pid (grep { defined } delete $self->{api_pid},
+        @{delete $self->{pids} || []})
+    {
+        kill 'TERM', $pid;
+        waitpid($pid, 0);
+    }
+}
+
+# Stops nginx and the stand-in, then checks error.log: it must exist and
+# hold no [alert], [crit] or [emerg] line, no worker that exited on a
+# signal, no sanitizer report, and no [error] line but those the test
+# expects (allow => [qr/.../, ...]: patterns of the errors it provokes).
 
 sub finish {
-    my ($self) = @_;
+    my ($self, %o) = @_;
     $self->stop;
     $self->stop_api;
+
+    my $path = "$self->{dir}/error.log";
+    ok(-f $path, 'error.log exists') or return;
 
     my $log = $self->read_file('error.log');
     print STDERR $log if $ENV{TEST_NGINX_CATLOG};
 
-    my @bad = grep { /\[(alert|crit|emerg)\]/ || /exited on signal/ }
-        split /\n/, $log;
+    my @lines = split /\n/, $log;
+    my @bad = grep { /\[(alert|crit|emerg)\]/ || /exited on signal/ } @lines;
     ok(!@bad, 'no alert, crit or worker crash in error.log')
         or diag(join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]);
+
+    my @san = grep { /runtime error|AddressSanitizer|LeakSanitizer|^SUMMARY: /
+                     || /^\s*#\d+ 0x[0-9a-f]+ in / } @lines;
+    ok(!@san, 'no sanitizer report in error.log')
+        or diag(join "\n", @san[0 .. ($#san > 29 ? 29 : $#san)]);
+
+    my @allow = @{$o{allow} || []};
+    my @err = grep {
+        my $l = $_;
+        /\[error\]/ && !grep { $l =~ $_ } @allow
+    } @lines;
+    ok(!@err, 'no unexpected [error] in error.log')
+        or diag(join "\n", @err[0 .. ($#err > 9 ? 9 : $#err)]);
 }
 
 sub error_log { $_[0]->read_file('error.log') }
@@ -348,6 +391,37 @@ sub http_raw {
 
     close $s;
     return wantarray ? ($data, \@chunks) : $data;
+}
+
+# A client that reads slowly: a small receive buffer, a pause of PAUSE
+# seconds after the first AFTER bytes, then everything until the peer
+# closes.  Returns the response as http() does, without dechunking.
+
+sub http_slow {
+    my ($port, $request, %o) = @_;
+    socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack('i', $o{rcvbuf} || 16384));
+    connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1')))
+        or die "connect $port: $!\n";
+    syswrite($s, $request);
+
+    my ($data, $paused) = ('', 0);
+    my $sel = IO::Select->new($s);
+    my $end = time + ($o{timeout} || 30);
+
+    while (time < $end) {
+        if (!$paused && length $data >= ($o{after} || 65536)) {
+            $paused = 1;
+            sleep $o{pause} || 3;
+        }
+        last unless $sel->can_read($end - time);
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $data .= $buf;
+    }
+
+    close $s;
+    return parse_response($data);
 }
 
 # A request through nginx.  Options: method, uri, headers (hash or
@@ -439,7 +513,7 @@ sub json { decode_json($_[0]) }
 END {
     for my $t (grep { $_->{owner} == $$ } @ALL) {
         $t->stop if $t->{running};
-        $t->stop_api if $t->{api_pid};
+        $t->stop_api;
     }
 }
 

@@ -24,6 +24,14 @@
 //   hang                accept and never answer
 //   close               close the connection without an answer
 //   reset               reset the connection without an answer
+//   badchunk;status=S   S with Transfer-Encoding: chunked and an invalid
+//                       chunk, then the connection closes
+//   stallbody;status=S  S with Content-Length, half of the body, silence
+//   big;mb=N            200, N MB of JSON with Content-Length, written
+//                       as fast as the client takes it
+//   koi                 200, text/plain in KOI8-R ("Привет, мир")
+// Options of any status step: gzip=1 (the body gzipped, Content-Encoding),
+// hdr=Name:Value|Name:Value (extra response headers).
 //
 // Control: GET /_attempts?id=X (JSON list of recorded attempts),
 // GET /_health.  Each attempt records its arrival time, method, URL,
@@ -34,6 +42,7 @@
 const http = require('http');
 const crypto = require('crypto');
 const fs = require('fs');
+const zlib = require('zlib');
 
 const args = process.argv.slice(2);
 const opt = {};
@@ -123,6 +132,41 @@ function answer(req, res, step, body, id) {
   if (k === 'sse') return stream(req, res, step, id, m, 'done');
   if (k === 'stall') return stream(req, res, step, id, m, 'stall');
   if (k === 'cut') return stream(req, res, step, id, m, 'cut');
+  if (k === 'badchunk') {
+    const st = parseInt(step.status || '503', 10);
+    req.socket.end('HTTP/1.1 ' + st + ' Error\r\nContent-Type: application/json\r\n'
+                   + 'Transfer-Encoding: chunked\r\n\r\n5\r\n{"err\r\nzz\r\nbroken\r\n');
+    return;
+  }
+  if (k === 'stallbody') {
+    const st = parseInt(step.status || '503', 10);
+    const out = JSON.stringify({ error: { object: 'error', type: 'server_error', code: 'x', message: 'stalled' } });
+    res.writeHead(st, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
+    res.write(out.slice(0, 10));
+    return;
+  }
+  if (k === 'big') {
+    const size = Math.round(parseFloat(step.mb || '1') * 1048576);
+    const chunk = Buffer.alloc(65536, 'x');
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': size });
+    let left = size;
+    const more = () => {
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) { res.once('drain', more); return; }
+      }
+      res.end();
+    };
+    more();
+    return;
+  }
+  if (k === 'koi') {
+    const out = Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4, 0x2c, 0x20, 0xcd, 0xc9, 0xd2]);
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': out.length });
+    res.end(out);
+    return;
+  }
   if (k === 'slow') {
     setTimeout(() => answer(req, res, { kind: step.status || '200' }, body, id),
                parseInt(step.ms || '1000', 10));
@@ -151,6 +195,16 @@ function answer(req, res, step, body, id) {
   if (step.ram !== undefined) headers['retry-after-ms'] = step.ram;
   if (step.radate !== undefined) {
     headers['Retry-After'] = new Date(Date.now() + parseFloat(step.radate) * 1000).toUTCString();
+  }
+  if (step.hdr !== undefined) {
+    for (const h of step.hdr.split('|')) {
+      const i = h.indexOf(':');
+      headers[h.slice(0, i)] = h.slice(i + 1);
+    }
+  }
+  if (step.gzip) {
+    out = zlib.gzipSync(Buffer.from(out));
+    headers['Content-Encoding'] = 'gzip';
   }
   if (!step.chunked) headers['Content-Length'] = Buffer.byteLength(out);
   res.writeHead(status, headers);
