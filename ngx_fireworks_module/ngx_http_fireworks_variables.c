@@ -48,7 +48,7 @@ static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
 
 
 static ngx_str_t  ngx_http_fireworks_outcomes[] = {
-    ngx_null_string,
+    ngx_string(""),
     ngx_string("done"),
     ngx_string("tries"),
     ngx_string("client_closed"),
@@ -169,10 +169,6 @@ ngx_http_fireworks_backoff_variable(ngx_http_request_t *r,
 
     ms = ctx->waited;
 
-    if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
-        ms += ngx_current_msec - ctx->wait_start;
-    }
-
     v->len = ngx_sprintf(p, "%M.%03M", ms / 1000, ms % 1000) - p;
     v->valid = 1;
     v->no_cacheable = 1;
@@ -191,10 +187,12 @@ ngx_http_fireworks_outcome_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
+
+    /* empty while the attempts run: nothing is decided yet */
 
     v->len = ngx_http_fireworks_outcomes[ctx->outcome].len;
     v->valid = 1;

@@ -13,7 +13,9 @@ use FW;
 
 my $t = FW->new();
 
-$t->run($t->gateway(locations => <<'EOF'));
+$t->run($t->gateway(http => <<'EOF0', locations => <<'EOF'));
+    log_format attempt '[$fireworks_outcome] $fireworks_attempt';
+EOF0
         location /v1/ {
             fireworks_pass /_fireworks$uri;
             fireworks_backoff 200ms 1s;
@@ -28,6 +30,19 @@ $t->run($t->gateway(locations => <<'EOF'));
             fireworks_tries 2;
             fireworks_backoff 10ms;
             fireworks_jitter 0;
+        }
+
+        location /inside/ {
+            fireworks_pass /_logged$uri;
+            fireworks_backoff 10ms;
+            fireworks_jitter 0;
+        }
+
+        location /_logged/ {
+            internal;
+            log_subrequest on;
+            access_log %%TESTDIR%%/attempts.log attempt;
+            proxy_pass http://api/;
         }
 
         location /buffered/ {
@@ -120,6 +135,15 @@ for my $s (400, 401, 404, 422) {
     like($r->{body}, qr/"error"/, "$s: upstream error body");
     is(scalar @{$t->attempts("final$s")}, 1, "$s: one attempt");
 }
+
+# the variables in the internal location, as each attempt sees them: the
+# outcome is empty (not "not found") while attempts run
+
+$r = $t->http(uri => '/inside/x', body => $body, script => '503,200',
+    id => 'inside');
+is($r->{status}, 200, 'internal location: 200');
+is($t->read_file("attempts.log"), "[] 1\n[done] 2\n",
+    'internal location: attempt numbers; the outcome empty until decided');
 
 # a retryable answer whose body breaks while it is discarded is retried
 
