@@ -54,8 +54,9 @@ static ngx_uint_t ngx_http_fireworks_retryable(
     ngx_http_fireworks_loc_conf_t *flcf, ngx_uint_t status);
 static ngx_http_fireworks_outcome_e ngx_http_fireworks_fits(
     ngx_http_fireworks_ctx_t *ctx, ngx_msec_t delay);
-static void ngx_http_fireworks_record(ngx_http_fireworks_ctx_t *ctx,
-    ngx_uint_t status);
+static ngx_http_fireworks_result_t *ngx_http_fireworks_result(
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status, ngx_uint_t kind);
+static ngx_uint_t ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_wait(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_finish(ngx_http_request_t *r,
@@ -116,7 +117,8 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_array_init(&ctx->statuses, r->pool, 4, sizeof(ngx_uint_t))
+    if (ngx_array_init(&ctx->results, r->pool, 4,
+                       sizeof(ngx_http_fireworks_result_t))
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -198,6 +200,14 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
         ctx->deadline = ngx_current_msec + flcf->deadline;
     }
 
+    ctx->workload = flcf->workload;
+
+    if (flcf->route != NULL) {
+        ctx->route = flcf->route->block;
+    }
+
+    ngx_http_fireworks_count_start(ctx);
+
     if (ngx_http_fireworks_start(r, ctx) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
@@ -277,12 +287,15 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
     }
 
     ctx->attempt++;
+    ctx->attempt_start = ngx_current_msec;
     ctx->rc = 0;
     ctx->status = 0;
+    ctx->kind = NGX_HTTP_FIREWORKS_KIND_NONE;
     ctx->cut = NGX_HTTP_FIREWORKS_CUT_NONE;
     ctx->ended = 0;
     ctx->complete = 0;
     ctx->cut_warned = 0;
+    ctx->broken = 0;
 
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_ATTEMPT,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
@@ -435,6 +448,7 @@ static ngx_int_t
 ngx_http_fireworks_header_filter(ngx_http_request_t *r)
 {
     ngx_http_fireworks_ctx_t      *ctx;
+    ngx_http_fireworks_result_t   *res;
     ngx_http_fireworks_outcome_e   outcome;
 
     ctx = ngx_http_fireworks_attempt_ctx(r);
@@ -449,9 +463,31 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
                    "fireworks attempt %ui: header, status %ui",
                    ctx->attempt, ctx->status);
 
-    ngx_http_fireworks_record(ctx, ctx->status);
+    if (ctx->status < 100 || r->http_version == NGX_HTTP_VERSION_9) {
+
+        /*
+         * The proxy takes an answer without a status line for HTTP/0.9:
+         * no API speaks it, it is a broken answer.  Its body is
+         * swallowed and the attempt fails as an invalid header would.
+         */
+
+        ctx->status = 0;
+        ctx->kind = NGX_HTTP_FIREWORKS_KIND_INVALID_HEADER;
+        ctx->broken = 1;
+
+        ngx_http_fireworks_set_state(r->main, ctx, NGX_HTTP_FIREWORKS_DISCARD,
+                                     NGX_HTTP_FIREWORKS_OUTCOME_NONE);
+        r->header_sent = 1;
+
+        return NGX_OK;
+    }
+
+    res = ngx_http_fireworks_result(ctx, ctx->status, 0);
+    ngx_http_fireworks_count_header(ctx);
 
     outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->status);
+
+    ngx_http_fireworks_count_attempt(ctx, res, 0);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
         return ngx_http_fireworks_forward(r, ctx, outcome);
@@ -769,10 +805,11 @@ ngx_http_fireworks_read(ngx_http_request_t *r)
 static void
 ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_uint_t                     status;
+    ngx_uint_t                     status, kind;
+    ngx_http_fireworks_result_t   *res;
     ngx_http_fireworks_outcome_e   outcome;
 
-    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD) {
+    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD && !ctx->broken) {
 
         /* decided at the header; the body may have taken the time left */
 
@@ -784,6 +821,9 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         if (ctx->cut != NGX_HTTP_FIREWORKS_CUT_NONE) {
             status = NGX_HTTP_GATEWAY_TIME_OUT;
 
+        } else if (ctx->broken) {
+            status = NGX_HTTP_BAD_GATEWAY;
+
         } else if (ctx->rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             status = ctx->rc;
 
@@ -791,9 +831,12 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
             status = NGX_HTTP_BAD_GATEWAY;
         }
 
-        ngx_http_fireworks_record(ctx, status);
+        kind = ngx_http_fireworks_kind(ctx);
+        res = ngx_http_fireworks_result(ctx, status, kind);
 
         outcome = ngx_http_fireworks_decide(r, ctx, status);
+
+        ngx_http_fireworks_count_attempt(ctx, res, 0);
     }
 
     ngx_http_fireworks_end_attempt(r, ctx);
@@ -859,8 +902,13 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
                           "fireworks: attempt %ui got %ui, retry after "
                           "%Mms exceeds fireworks_retry_after_max",
                           ctx->attempt, status, ra);
+            ngx_http_fireworks_count_retry_after(ctx,
+                                                NGX_HTTP_FIREWORKS_RA_OVER_MAX);
             return NGX_HTTP_FIREWORKS_OUTCOME_RETRY_AFTER;
         }
+
+        ngx_http_fireworks_count_retry_after(ctx,
+                                             NGX_HTTP_FIREWORKS_RA_HONOURED);
 
         delay = ra + ngx_http_fireworks_jitter(flcf);
 
@@ -950,23 +998,103 @@ ngx_http_fireworks_fits(ngx_http_fireworks_ctx_t *ctx, ngx_msec_t delay)
 }
 
 
-/* $fireworks_statuses: each attempt's status, as the API or nginx gave it */
+/*
+ * $fireworks_statuses and $fireworks_results: each attempt's status, as
+ * the API or nginx gave it, and what failed when the API gave none.
+ */
 
-static void
-ngx_http_fireworks_record(ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status)
+static ngx_http_fireworks_result_t *
+ngx_http_fireworks_result(ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status,
+    ngx_uint_t kind)
 {
-    ngx_uint_t  *s;
+    ngx_http_fireworks_result_t  *res;
 
-    s = ngx_array_push(&ctx->statuses);
-    if (s != NULL) {
-        *s = status;
+    res = ngx_array_push(&ctx->results);
+
+    if (res == NULL) {
+        /* not listed, still counted */
+        res = &ctx->last;
     }
+
+    res->status = (u_short) status;
+    res->kind = (u_short) kind;
+
+    ctx->last = *res;
+
+    return res;
+}
+
+
+/*
+ * Why an attempt got no status from the API: the module's own cut, what
+ * the upstream's peer saw fail (ngx_http_fireworks_peer.c), or else what
+ * its upstream state shows.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
+{
+    ngx_array_t                *states;
+    ngx_http_upstream_t        *u;
+    ngx_http_upstream_state_t  *st;
+
+    switch (ctx->cut) {
+
+    case NGX_HTTP_FIREWORKS_CUT_DEADLINE:
+        return NGX_HTTP_FIREWORKS_KIND_DEADLINE;
+
+    case NGX_HTTP_FIREWORKS_CUT_ATTEMPT:
+        return NGX_HTTP_FIREWORKS_KIND_TIMEOUT;
+
+    default:
+        break;
+    }
+
+    if (ctx->kind != NGX_HTTP_FIREWORKS_KIND_NONE) {
+        return ctx->kind;
+    }
+
+    u = ctx->sr->upstream;
+
+    if (u == NULL || (ctx->rc != NGX_HTTP_BAD_GATEWAY
+                      && ctx->rc != NGX_HTTP_GATEWAY_TIME_OUT))
+    {
+        return NGX_HTTP_FIREWORKS_KIND_NONE;
+    }
+
+    states = ctx->sr->upstream_states;
+
+    if (states == NULL || states->nelts == 0) {
+
+        /* no connection was tried: the name did not resolve */
+
+        return (u->resolved != NULL && u->resolved->sockaddr == NULL)
+               ? NGX_HTTP_FIREWORKS_KIND_DNS : NGX_HTTP_FIREWORKS_KIND_NONE;
+    }
+
+    st = states->elts;
+    st = &st[states->nelts - 1];
+
+    if (st->connect_time == (ngx_msec_t) -1) {
+        return (st->status == NGX_HTTP_GATEWAY_TIME_OUT)
+               ? NGX_HTTP_FIREWORKS_KIND_CONNECT_TIMEOUT
+               : NGX_HTTP_FIREWORKS_KIND_CONNECT_REFUSED;
+    }
+
+    if (st->status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        return NGX_HTTP_FIREWORKS_KIND_TIMEOUT;
+    }
+
+    return (st->bytes_received > 0) ? NGX_HTTP_FIREWORKS_KIND_INVALID_HEADER
+                                    : NGX_HTTP_FIREWORKS_KIND_RESET;
 }
 
 
 static void
 ngx_http_fireworks_wait(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
+    ngx_http_fireworks_count_attempt(ctx, &ctx->last, 1);
+
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_BACKOFF,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
 
@@ -1377,10 +1505,13 @@ ngx_http_fireworks_set_state(ngx_http_request_t *r,
 
     if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
         ctx->waited += ngx_current_msec - ctx->wait_start;
+        ngx_http_fireworks_count_waiting(ctx, -1,
+                                      ngx_current_msec - ctx->wait_start + 1);
     }
 
     if (state == NGX_HTTP_FIREWORKS_BACKOFF) {
         ctx->wait_start = ngx_current_msec;
+        ngx_http_fireworks_count_waiting(ctx, 1, 0);
     }
 
     if (ctx->outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
@@ -1414,6 +1545,9 @@ ngx_http_fireworks_cleanup(void *data)
         ngx_delete_posted_event(&ctx->timer);
     }
 
+    /* an error_page's internal redirect zeroed it: the log phase needs it */
+    ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
+
     if (ctx->state == NGX_HTTP_FIREWORKS_DONE
         || ctx->state == NGX_HTTP_FIREWORKS_BODY)
     {
@@ -1422,6 +1556,13 @@ ngx_http_fireworks_cleanup(void *data)
 
     if (ctx->sr != NULL) {
         ngx_http_fireworks_merge_states(r, ctx, 0);
+
+        if (ctx->state == NGX_HTTP_FIREWORKS_ATTEMPT) {
+            ngx_http_fireworks_count_attempt(ctx,
+                ngx_http_fireworks_result(ctx, 0,
+                                         NGX_HTTP_FIREWORKS_KIND_CLIENT_CLOSED),
+                0);
+        }
     }
 
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,

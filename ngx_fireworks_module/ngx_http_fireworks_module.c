@@ -16,6 +16,8 @@ typedef struct {
 } ngx_http_fireworks_preset_t;
 
 
+static void *ngx_http_fireworks_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_fireworks_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -24,6 +26,8 @@ static ngx_msec_t ngx_http_fireworks_merge_limit(ngx_msec_t conf,
     size_t offset);
 static ngx_int_t ngx_http_fireworks_preconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_fireworks_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_fireworks_init_process(ngx_cycle_t *cycle);
+static void ngx_http_fireworks_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -62,7 +66,7 @@ static ngx_http_fireworks_preset_t  ngx_http_fireworks_presets[] = {
 };
 
 
-static ngx_str_t  ngx_http_fireworks_workloads[] = {
+ngx_str_t  ngx_http_fireworks_workloads[] = {
     ngx_string("interactive"),
     ngx_string("agentic"),
     ngx_string("long_context"),
@@ -171,6 +175,27 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       offsetof(ngx_http_fireworks_loc_conf_t, retry_after_max),
       &ngx_http_fireworks_msec_post },
 
+    { ngx_string("fireworks_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_fireworks_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fireworks_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_route"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, route_name),
+      NULL },
+
       ngx_null_command
 };
 
@@ -179,8 +204,8 @@ static ngx_http_module_t  ngx_http_fireworks_module_ctx = {
     ngx_http_fireworks_preconf,            /* preconfiguration */
     ngx_http_fireworks_init,               /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_fireworks_create_main_conf,   /* create main configuration */
+    ngx_http_fireworks_init_main_conf,     /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -197,13 +222,57 @@ ngx_module_t  ngx_http_fireworks_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_fireworks_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_fireworks_exit_process,       /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_http_fireworks_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    fmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fireworks_main_conf_t));
+    if (fmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     fmcf->zone = NULL;
+     *     fmcf->peers = NULL;
+     *     fmcf->metrics = 0;
+     */
+
+    if (ngx_array_init(&fmcf->routes, cf->pool, 4,
+                       sizeof(ngx_http_fireworks_route_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return fmcf;
+}
+
+
+/* after the upstream module's: every upstream's peer.init is set */
+
+static char *
+ngx_http_fireworks_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_fireworks_main_conf_t *fmcf = conf;
+
+    if (ngx_http_fireworks_peer_init_main(cf, fmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
 
 
 static void *
@@ -221,6 +290,8 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->pass = NULL;
      *     conf->pass_args = NULL;
+     *     conf->route_name = { 0, NULL };
+     *     conf->route = NULL;
      */
 
     conf->tries = NGX_CONF_UNSET;
@@ -249,6 +320,12 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->pass == NULL) {
         conf->pass = prev->pass;
         conf->pass_args = prev->pass_args;
+        conf->route = prev->route;
+
+    } else if (conf->pass != prev->pass
+               && ngx_http_fireworks_route_conf(cf, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     ngx_conf_merge_value(conf->tries, prev->tries, 5);
@@ -352,7 +429,50 @@ ngx_http_fireworks_preconf(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_fireworks_init(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt             *h;
+    ngx_http_core_main_conf_t       *cmcf;
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+
+    if (fmcf->zone == NULL) {
+
+        if (fmcf->metrics) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"fireworks_metrics\" needs a "
+                               "\"fireworks_zone\" in the http block");
+            return NGX_ERROR;
+        }
+
+        return ngx_http_fireworks_filter_init(cf);
+    }
+
+    /* the request is counted as finished where it is logged */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_fireworks_log_handler;
+
     return ngx_http_fireworks_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_fireworks_zone_init_process(cycle);
+}
+
+
+static void
+ngx_http_fireworks_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fireworks_zone_exit_process(cycle);
 }
 
 

@@ -26,6 +26,13 @@
 /* an attempt's own pool: its subrequest, upstream and buffers */
 #define NGX_HTTP_FIREWORKS_POOL_SIZE        8192
 
+/* the zone: worker slots, statuses and kinds per family, buckets */
+#define NGX_HTTP_FIREWORKS_SLOTS            64
+#define NGX_HTTP_FIREWORKS_CODES            32
+#define NGX_HTTP_FIREWORKS_BUCKETS          16
+#define NGX_HTTP_FIREWORKS_WORKLOADS        4
+#define NGX_HTTP_FIREWORKS_OUTCOMES         8
+
 
 typedef enum {
     NGX_HTTP_FIREWORKS_INTERACTIVE = 0,
@@ -56,12 +63,113 @@ typedef enum {
 } ngx_http_fireworks_outcome_e;
 
 
+/* what an attempt ended with when the API gave no status */
+
+typedef enum {
+    NGX_HTTP_FIREWORKS_KIND_NONE = 0,
+    NGX_HTTP_FIREWORKS_KIND_CONNECT_REFUSED,
+    NGX_HTTP_FIREWORKS_KIND_CONNECT_TIMEOUT,
+    NGX_HTTP_FIREWORKS_KIND_DNS,
+    NGX_HTTP_FIREWORKS_KIND_TLS,
+    NGX_HTTP_FIREWORKS_KIND_RESET,
+    NGX_HTTP_FIREWORKS_KIND_TIMEOUT,
+    NGX_HTTP_FIREWORKS_KIND_INVALID_HEADER,
+    NGX_HTTP_FIREWORKS_KIND_DEADLINE,
+    NGX_HTTP_FIREWORKS_KIND_CLIENT_CLOSED
+} ngx_http_fireworks_kind_e;
+
+
+typedef enum {
+    NGX_HTTP_FIREWORKS_RA_HONOURED = 0,
+    NGX_HTTP_FIREWORKS_RA_OVER_MAX,
+    NGX_HTTP_FIREWORKS_RA_IGNORED
+} ngx_http_fireworks_ra_action_e;
+
+
 typedef enum {
     NGX_HTTP_FIREWORKS_CUT_NONE = 0,
     NGX_HTTP_FIREWORKS_CUT_ATTEMPT,
     NGX_HTTP_FIREWORKS_CUT_DEADLINE,
     NGX_HTTP_FIREWORKS_CUT_IDLE
 } ngx_http_fireworks_cut_e;
+
+
+/* the shared zone: one route block per route, counted by all workers */
+
+typedef struct {
+    ngx_atomic_t                  key;         /* status, or 1000 + kind */
+    ngx_atomic_t                  value;
+} ngx_http_fireworks_code_t;
+
+
+typedef struct {
+    ngx_atomic_t                  bucket[NGX_HTTP_FIREWORKS_BUCKETS];
+    ngx_atomic_t                  sum;         /* ms */
+} ngx_http_fireworks_hist_t;
+
+
+typedef struct ngx_http_fireworks_series_s  ngx_http_fireworks_series_t;
+
+struct ngx_http_fireworks_series_s {
+    ngx_http_fireworks_series_t  *next;
+    u_char                       *model;
+    size_t                        model_len;
+
+    ngx_atomic_t                  requests[NGX_HTTP_FIREWORKS_WORKLOADS]
+                                          [NGX_HTTP_FIREWORKS_OUTCOMES];
+    ngx_http_fireworks_code_t     responses[NGX_HTTP_FIREWORKS_CODES];
+    ngx_http_fireworks_code_t     attempts[NGX_HTTP_FIREWORKS_CODES];
+    ngx_http_fireworks_code_t     retries[NGX_HTTP_FIREWORKS_CODES];
+    ngx_atomic_t                  retry_after[3];
+    ngx_atomic_t                  backoff;     /* ms */
+    ngx_http_fireworks_hist_t     duration[NGX_HTTP_FIREWORKS_WORKLOADS];
+    ngx_http_fireworks_hist_t     header;
+};
+
+
+typedef struct ngx_http_fireworks_route_s  ngx_http_fireworks_route_t;
+
+struct ngx_http_fireworks_route_s {
+    ngx_http_fireworks_route_t   *next;
+    u_char                       *name;
+    size_t                        len;
+
+    ngx_http_fireworks_series_t  *series;      /* the first has no model */
+
+    /* gauges, one per worker slot: a dead worker's are reset */
+    ngx_atomic_t                  waiting[NGX_HTTP_FIREWORKS_SLOTS];
+    ngx_atomic_t                  in_flight[NGX_HTTP_FIREWORKS_SLOTS];
+};
+
+
+typedef struct {
+    ngx_http_fireworks_route_t   *routes;
+    ngx_atomic_t                  zone_full;
+    ngx_atomic_t                  pid[NGX_HTTP_FIREWORKS_SLOTS];
+} ngx_http_fireworks_shctx_t;
+
+
+typedef struct {
+    ngx_http_fireworks_shctx_t   *sh;
+    ngx_slab_pool_t              *shpool;
+    ngx_array_t                  *routes;      /* the configuration's */
+} ngx_http_fireworks_zone_t;
+
+
+/* a route of the configuration, and its block once the zone is mapped */
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_http_fireworks_route_t   *block;
+} ngx_http_fireworks_route_conf_t;
+
+
+typedef struct {
+    ngx_shm_zone_t               *zone;
+    ngx_array_t                   routes;      /* of route_conf_t * */
+    ngx_array_t                  *peers;       /* the wrapped upstreams */
+    ngx_uint_t                    metrics;     /* a fireworks_metrics */
+} ngx_http_fireworks_main_conf_t;
 
 
 typedef struct {
@@ -83,7 +191,16 @@ typedef struct {
 
     ngx_flag_t                    retry_after;
     ngx_msec_t                    retry_after_max;
+
+    ngx_str_t                     route_name;
+    ngx_http_fireworks_route_conf_t  *route;
 } ngx_http_fireworks_loc_conf_t;
+
+
+typedef struct {
+    u_short                       status;      /* 0: none */
+    u_short                       kind;
+} ngx_http_fireworks_result_t;
 
 
 /* all per-request state: one ctx on the main request */
@@ -110,7 +227,14 @@ typedef struct {
     ngx_msec_t                    delay;       /* the wait decided on */
     ngx_msec_t                    last_data;   /* for the idle timeout */
 
-    ngx_array_t                   statuses;    /* of ngx_uint_t */
+    ngx_array_t                   results;     /* of result_t */
+    ngx_http_fireworks_result_t   last;        /* the last attempt's */
+    ngx_uint_t                    kind;        /* the last peer's failure */
+    ngx_msec_t                    attempt_start;
+
+    ngx_http_fireworks_route_t   *route;       /* NULL: no zone */
+    ngx_uint_t                    slot;
+    ngx_uint_t                    workload;
 
     ngx_uint_t                    attempt;
     ngx_http_fireworks_state_e    state;
@@ -120,6 +244,8 @@ typedef struct {
     unsigned                      ended:1;     /* the attempt finished */
     unsigned                      complete:1;  /* with its last buffer */
     unsigned                      cut_warned:1;
+    unsigned                      in_flight:1; /* counted in the gauge */
+    unsigned                      broken:1;    /* an answer that is no HTTP */
 } ngx_http_fireworks_ctx_t;
 
 
@@ -133,6 +259,31 @@ ngx_int_t ngx_http_fireworks_retry_after(ngx_http_request_t *sr,
     ngx_msec_t *ms);
 
 ngx_int_t ngx_http_fireworks_add_variables(ngx_conf_t *cf);
+
+char *ngx_http_fireworks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_fireworks_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_fireworks_route_conf(ngx_conf_t *cf,
+    ngx_http_fireworks_loc_conf_t *flcf);
+ngx_int_t ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle);
+void ngx_http_fireworks_zone_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_fireworks_log_handler(ngx_http_request_t *r);
+
+void ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx);
+void ngx_http_fireworks_count_attempt(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_result_t *res, ngx_uint_t retry);
+void ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx);
+void ngx_http_fireworks_count_retry_after(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_ra_action_e action);
+void ngx_http_fireworks_count_waiting(ngx_http_fireworks_ctx_t *ctx,
+    ngx_int_t n, ngx_msec_t waited);
+
+ngx_int_t ngx_http_fireworks_peer_init_main(ngx_conf_t *cf,
+    ngx_http_fireworks_main_conf_t *fmcf);
+
+extern ngx_str_t  ngx_http_fireworks_kinds[];
+extern ngx_str_t  ngx_http_fireworks_outcomes[];
+extern ngx_str_t  ngx_http_fireworks_workloads[];
 
 
 extern ngx_module_t  ngx_http_fireworks_module;

@@ -13,7 +13,7 @@
 
 static ngx_int_t ngx_http_fireworks_number_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_fireworks_statuses_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_fireworks_results_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_fireworks_backoff_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -32,7 +32,11 @@ static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("fireworks_statuses"), NULL,
-      ngx_http_fireworks_statuses_variable, 0,
+      ngx_http_fireworks_results_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_results"), NULL,
+      ngx_http_fireworks_results_variable, 1,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("fireworks_backoff"), NULL,
@@ -47,14 +51,15 @@ static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
 };
 
 
-static ngx_str_t  ngx_http_fireworks_outcomes[] = {
+ngx_str_t  ngx_http_fireworks_outcomes[] = {
     ngx_string(""),
     ngx_string("done"),
     ngx_string("tries"),
     ngx_string("client_closed"),
     ngx_string("deadline"),
     ngx_string("retry_after"),
-    ngx_string("shutdown")
+    ngx_string("shutdown"),
+    ngx_null_string
 };
 
 
@@ -106,36 +111,59 @@ ngx_http_fireworks_number_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * $fireworks_statuses (data 0): each attempt's status, nginx's own for a
+ * failure without one, none for an attempt the client did not wait for;
+ * $fireworks_results (data 1): the status, or what failed instead.
+ */
+
 static ngx_int_t
-ngx_http_fireworks_statuses_variable(ngx_http_request_t *r,
+ngx_http_fireworks_results_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                    *p;
-    ngx_uint_t                 i, *s;
-    ngx_http_fireworks_ctx_t  *ctx;
+    u_char                       *p;
+    ngx_uint_t                    i;
+    ngx_http_fireworks_ctx_t     *ctx;
+    ngx_http_fireworks_result_t  *res;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->statuses.nelts == 0) {
+    if (ctx == NULL || ctx->results.nelts == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, ctx->statuses.nelts * (NGX_INT_T_LEN + 2));
+    p = ngx_pnalloc(r->pool, ctx->results.nelts * (NGX_INT_T_LEN + 16));
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     v->data = p;
-    s = ctx->statuses.elts;
+    res = ctx->results.elts;
 
-    for (i = 0; i < ctx->statuses.nelts; i++) {
-        if (i) {
+    for (i = 0; i < ctx->results.nelts; i++) {
+
+        if (data == 0 && res[i].status == 0) {
+            continue;
+        }
+
+        if (p != v->data) {
             *p++ = ',';
             *p++ = ' ';
         }
 
-        p = ngx_sprintf(p, "%ui", s[i]);
+        if (data == 1 && res[i].kind) {
+            p = ngx_cpymem(p, ngx_http_fireworks_kinds[res[i].kind].data,
+                           ngx_http_fireworks_kinds[res[i].kind].len);
+
+        } else {
+            p = ngx_sprintf(p, "%ui", (ngx_uint_t) res[i].status);
+        }
+    }
+
+    if (p == v->data) {
+        v->not_found = 1;
+        return NGX_OK;
     }
 
     v->len = p - v->data;

@@ -79,12 +79,19 @@ sub write_file {
 
 sub read_file {
     my ($self, $name) = @_;
-    open my $fh, '<', "$self->{dir}/$name" or return '';
+    return $self->read_file_abs("$self->{dir}/$name");
+}
+
+sub read_file_abs {
+    my ($self, $path) = @_;
+    open my $fh, '<', $path or return '';
     local $/;
     my $content = <$fh>;
     close $fh;
     return $content;
 }
+
+sub wait_port_of { wait_port($_[0]) }
 
 # The nginx.conf template: %%GLOBALS%% (module, pid, error_log, user),
 # %%HTTP_GLOBALS%% (access log and temp paths), %%PORT_NAME%% (a free
@@ -131,11 +138,12 @@ sub write_conf {
 # /_fireworks/ location that proxies to it, and the caller's locations.
 # Options: locations, http (extra http-level lines), listen (extra listen
 # parameters), internal (extra lines in /_fireworks/), main (extra lines
-# at main level), connections.
+# at main level), connections, workers.
 
 sub gateway {
     my ($self, %o) = @_;
     my $conn = $o{connections} || 1024;
+    my $workers = $o{workers} || 1;
     my $listen = $o{listen} || '';
     my $main = $o{main} || '';
     my $http = $o{http} || '';
@@ -144,7 +152,7 @@ sub gateway {
 
     return <<"EOF";
 %%GLOBALS%%
-worker_processes 1;
+worker_processes $workers;
 $main
 events { worker_connections $conn; }
 
@@ -283,10 +291,11 @@ sub stop {
 }
 
 # A UDP port where something reads and never answers: a resolver that
-# does not reply.
+# does not reply; with nxdomain => 1, one that answers every query "no
+# such name".
 
 sub udp_sink {
-    my ($self, $name) = @_;
+    my ($self, $name, %o) = @_;
     my $port = $self->port($name);
     my $pid = fork();
     die "fork: $!\n" unless defined $pid;
@@ -294,7 +303,16 @@ sub udp_sink {
     if ($pid == 0) {
         my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
             Proto => 'udp') or exit 1;
-        $s->recv(my $buf, 65536) while 1;
+        while (1) {
+            my $peer = $s->recv(my $q, 65536);
+            next unless $o{nxdomain} && defined $peer && length $q >= 12;
+
+            # the query's id and question, flags: response, NXDOMAIN
+            my $a = substr($q, 0, 2) . pack('n', 0x8183)
+                . pack('nnnn', unpack('n', substr($q, 4, 2)), 0, 0, 0)
+                . substr($q, 12);
+            $s->send($a, 0, $peer);
+        }
     }
 
     push @{$self->{pids}}, $pid;

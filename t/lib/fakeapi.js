@@ -30,6 +30,7 @@
 //   big;mb=N            200, N MB of JSON with Content-Length, written
 //                       as fast as the client takes it
 //   koi                 200, text/plain in KOI8-R ("Привет, мир")
+//   garbage             a response that is not HTTP, then the close
 // Options of any status step: gzip=1 (the body gzipped, Content-Encoding),
 // hdr=Name:Value|Name:Value (extra response headers).
 //
@@ -161,6 +162,7 @@ function answer(req, res, step, body, id) {
     more();
     return;
   }
+  if (k === 'garbage') { req.socket.end('HELLO, I AM NOT HTTP\r\n\r\n'); return; }
   if (k === 'koi') {
     const out = Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4, 0x2c, 0x20, 0xcd, 0xc9, 0xd2]);
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': out.length });

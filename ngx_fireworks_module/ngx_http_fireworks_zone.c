@@ -1,0 +1,1236 @@
+
+/*
+ * Copyright (C) ngx_fireworks_module authors
+ *
+ * The shared zone and its Prometheus metrics.
+ *
+ * Each route of the configuration has a block in the zone, found by name,
+ * so that a reload with the same zone keeps the counts.  Counters are
+ * atomics, added to without a lock; statuses and failure kinds take a
+ * slot of a small table the first time they are seen (a compare and set,
+ * never freed).  Gauges are kept per worker slot: a worker claims a slot
+ * when it starts, and a slot whose process has died is reset by the next
+ * worker that claims one, so a killed worker leaves nothing stuck.  The
+ * zone's mutex is only taken to add a route or a series.
+ */
+
+
+#include "ngx_http_fireworks_module.h"
+
+
+typedef struct {
+    ngx_chain_t                  *out;
+    ngx_chain_t                 **last;
+    ngx_buf_t                    *b;
+    ngx_pool_t                   *pool;
+    off_t                         size;
+} ngx_http_fireworks_writer_t;
+
+
+static ngx_int_t ngx_http_fireworks_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_fireworks_route_t *ngx_http_fireworks_route_block(
+    ngx_http_fireworks_zone_t *zone, ngx_str_t *name, ngx_log_t *log);
+static ngx_http_fireworks_series_t *ngx_http_fireworks_series_alloc(
+    ngx_slab_pool_t *shpool, u_char *model, size_t len);
+static void ngx_http_fireworks_zone_full(ngx_http_fireworks_zone_t *zone,
+    ngx_log_t *log);
+static void ngx_http_fireworks_code_add(ngx_http_fireworks_code_t *codes,
+    ngx_uint_t key);
+static void ngx_http_fireworks_observe(ngx_http_fireworks_hist_t *h,
+    ngx_msec_t *bounds, ngx_msec_t ms);
+static ngx_int_t ngx_http_fireworks_gauge_add(ngx_http_fireworks_ctx_t *ctx,
+    ngx_atomic_t *gauge, ngx_int_t n);
+
+static ngx_int_t ngx_http_fireworks_metrics_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fireworks_render(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone);
+static ngx_int_t ngx_http_fireworks_render_counters(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone);
+static ngx_int_t ngx_http_fireworks_render_requests(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_route_t *route,
+    ngx_http_fireworks_series_t *s);
+static ngx_int_t ngx_http_fireworks_render_codes(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone,
+    ngx_uint_t family);
+static ngx_int_t ngx_http_fireworks_render_gauges(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone);
+static ngx_int_t ngx_http_fireworks_render_hist(
+    ngx_http_fireworks_writer_t *w, ngx_str_t *name, u_char *labels,
+    ngx_http_fireworks_hist_t *h, ngx_msec_t *bounds);
+static ngx_int_t ngx_http_fireworks_render_histograms(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone);
+static u_char *ngx_http_fireworks_labels(u_char *p,
+    ngx_http_fireworks_route_t *route, ngx_http_fireworks_series_t *s);
+static u_char *ngx_http_fireworks_escape(u_char *p, u_char *src, size_t len);
+static u_char *ngx_http_fireworks_reserve(ngx_http_fireworks_writer_t *w,
+    size_t size);
+static ngx_int_t ngx_http_fireworks_family(ngx_http_fireworks_writer_t *w,
+    char *name, char *type, char *help);
+
+
+/* this worker's slot in the zone, NGX_HTTP_FIREWORKS_SLOTS if none */
+static ngx_uint_t  ngx_http_fireworks_slot = NGX_HTTP_FIREWORKS_SLOTS;
+
+
+/* histogram upper bounds, ms: LLM calls take 0.1 s to 30 min */
+
+static ngx_msec_t  ngx_http_fireworks_duration_bounds[] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 20000, 30000, 60000, 120000,
+    300000, 600000, 1200000, 1800000, 0
+};
+
+static ngx_msec_t  ngx_http_fireworks_header_bounds[] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000, 30000, 60000, 120000,
+    300000, 600000, 0
+};
+
+
+ngx_str_t  ngx_http_fireworks_kinds[] = {
+    ngx_string(""),
+    ngx_string("connect_refused"),
+    ngx_string("connect_timeout"),
+    ngx_string("dns"),
+    ngx_string("tls"),
+    ngx_string("reset"),
+    ngx_string("timeout"),
+    ngx_string("invalid_header"),
+    ngx_string("deadline"),
+    ngx_string("client_closed")
+};
+
+
+static ngx_str_t  ngx_http_fireworks_ra_actions[] = {
+    ngx_string("honoured"),
+    ngx_string("over_max"),
+    ngx_string("ignored")
+};
+
+
+char *
+ngx_http_fireworks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fireworks_main_conf_t *fmcf = conf;
+
+    ssize_t                     size;
+    ngx_str_t                  *value;
+    ngx_http_fireworks_zone_t  *zone;
+
+    if (fmcf->zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" in \"%V\" directive",
+                           &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" in \"%V\" directive, "
+                           "it must be at least %uzk",
+                           &value[2], &cmd->name, 8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_fireworks_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->zone = ngx_shared_memory_add(cf, &value[1], size,
+                                       &ngx_http_fireworks_module);
+    if (fmcf->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (fmcf->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" zone \"%V\" is already defined",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    zone->routes = &fmcf->routes;
+
+    fmcf->zone->init = ngx_http_fireworks_init_zone;
+    fmcf->zone->data = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_fireworks_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+    fmcf->metrics = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_fireworks_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The route a fireworks_pass location counts into: fireworks_route, else
+ * the location's name.  Locations of the same name share one.
+ */
+
+ngx_int_t
+ngx_http_fireworks_route_conf(ngx_conf_t *cf,
+    ngx_http_fireworks_loc_conf_t *flcf)
+{
+    ngx_str_t                         name;
+    ngx_uint_t                        i;
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_fireworks_route_conf_t  *rc, **rcp;
+    ngx_http_fireworks_main_conf_t   *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+
+    if (flcf->route_name.len) {
+        name = flcf->route_name;
+
+    } else {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        name = clcf->name;
+    }
+
+    rcp = fmcf->routes.elts;
+
+    for (i = 0; i < fmcf->routes.nelts; i++) {
+        if (rcp[i]->name.len == name.len
+            && ngx_strncmp(rcp[i]->name.data, name.data, name.len) == 0)
+        {
+            flcf->route = rcp[i];
+            return NGX_OK;
+        }
+    }
+
+    rc = ngx_pcalloc(cf->pool, sizeof(ngx_http_fireworks_route_conf_t));
+    if (rc == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc->name = name;
+
+    rcp = ngx_array_push(&fmcf->routes);
+    if (rcp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *rcp = rc;
+    flcf->route = rc;
+
+    return NGX_OK;
+}
+
+
+/*
+ * In the master, at start and at every reload.  The zone of a reload
+ * with the same name and size is the same memory: its routes are found
+ * by name and keep their counts; a new route gets a block.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_fireworks_zone_t  *ozone = data;
+
+    size_t                             len;
+    ngx_uint_t                         i;
+    ngx_http_fireworks_zone_t         *zone;
+    ngx_http_fireworks_route_conf_t  **rcp;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+
+    } else {
+        zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+        if (shm_zone->shm.exists) {
+            zone->sh = zone->shpool->data;
+
+        } else {
+            zone->sh = ngx_slab_calloc(zone->shpool,
+                                       sizeof(ngx_http_fireworks_shctx_t));
+            if (zone->sh == NULL) {
+                return NGX_ERROR;
+            }
+
+            zone->shpool->data = zone->sh;
+
+            len = sizeof(" in fireworks_zone \"\"") + shm_zone->shm.name.len;
+
+            zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+            if (zone->shpool->log_ctx == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_sprintf(zone->shpool->log_ctx, " in fireworks_zone \"%V\"%Z",
+                        &shm_zone->shm.name);
+
+            zone->shpool->log_nomem = 0;
+        }
+    }
+
+    rcp = zone->routes->elts;
+
+    for (i = 0; i < zone->routes->nelts; i++) {
+        rcp[i]->block = ngx_http_fireworks_route_block(zone, &rcp[i]->name,
+                                                       shm_zone->shm.log);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_fireworks_route_t *
+ngx_http_fireworks_route_block(ngx_http_fireworks_zone_t *zone,
+    ngx_str_t *name, ngx_log_t *log)
+{
+    ngx_http_fireworks_route_t  *route;
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        if (route->len == name->len
+            && ngx_strncmp(route->name, name->data, name->len) == 0)
+        {
+            return route;
+        }
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    route = ngx_slab_calloc_locked(zone->shpool,
+                                   sizeof(ngx_http_fireworks_route_t)
+                                   + name->len);
+    if (route == NULL) {
+        goto full;
+    }
+
+    route->series = ngx_http_fireworks_series_alloc(zone->shpool, NULL, 0);
+    if (route->series == NULL) {
+        ngx_slab_free_locked(zone->shpool, route);
+        goto full;
+    }
+
+    route->name = (u_char *) (route + 1);
+    route->len = name->len;
+    ngx_memcpy(route->name, name->data, name->len);
+
+    /* the renderer walks the list without the lock: link it when whole */
+
+    route->next = zone->sh->routes;
+    ngx_memory_barrier();
+    zone->sh->routes = route;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return route;
+
+full:
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_fireworks_zone_full(zone, log);
+
+    return NULL;
+}
+
+
+static ngx_http_fireworks_series_t *
+ngx_http_fireworks_series_alloc(ngx_slab_pool_t *shpool, u_char *model,
+    size_t len)
+{
+    ngx_http_fireworks_series_t  *s;
+
+    s = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_fireworks_series_t)
+                                       + len);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->model = (u_char *) (s + 1);
+    s->model_len = len;
+    ngx_memcpy(s->model, model, len);
+
+    return s;
+}
+
+
+static void
+ngx_http_fireworks_zone_full(ngx_http_fireworks_zone_t *zone, ngx_log_t *log)
+{
+    if (ngx_atomic_fetch_add(&zone->sh->zone_full, 1) == 0) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "fireworks: the zone is full, some series are not "
+                      "counted; counted in fireworks_zone_full_total");
+    }
+}
+
+
+/*
+ * A worker claims a free slot, or the slot of a process that has died:
+ * its gauges are reset for the new owner.  The lock keeps two workers
+ * from taking the same slot.
+ */
+
+ngx_int_t
+ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle)
+{
+    ngx_pid_t                        pid;
+    ngx_uint_t                       i;
+    ngx_http_fireworks_zone_t       *zone;
+    ngx_http_fireworks_route_t      *route;
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_fireworks_module);
+
+    if (fmcf == NULL || fmcf->zone == NULL) {
+        return NGX_OK;
+    }
+
+    zone = fmcf->zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < NGX_HTTP_FIREWORKS_SLOTS; i++) {
+        pid = (ngx_pid_t) zone->sh->pid[i];
+
+        if (pid == 0 || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH)) {
+            break;
+        }
+    }
+
+    if (i == NGX_HTTP_FIREWORKS_SLOTS) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "fireworks: no free worker slot in the zone, "
+                      "this worker's gauges are not counted");
+        return NGX_OK;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        route->waiting[i] = 0;
+        route->in_flight[i] = 0;
+    }
+
+    zone->sh->pid[i] = ngx_pid;
+    ngx_http_fireworks_slot = i;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_fireworks_zone_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fireworks_zone_t       *zone;
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_fireworks_module);
+
+    if (fmcf == NULL || fmcf->zone == NULL
+        || ngx_http_fireworks_slot == NGX_HTTP_FIREWORKS_SLOTS)
+    {
+        return;
+    }
+
+    zone = fmcf->zone->data;
+
+    (void) ngx_atomic_cmp_set(&zone->sh->pid[ngx_http_fireworks_slot],
+                              ngx_pid, 0);
+}
+
+
+/* counting, from the request flow: nothing without a zone */
+
+void
+ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx)
+{
+    if (ctx->route == NULL || ctx->in_flight) {
+        return;
+    }
+
+    ctx->slot = ngx_http_fireworks_slot;
+
+    if (ngx_http_fireworks_gauge_add(ctx, ctx->route->in_flight, 1)
+        == NGX_OK)
+    {
+        ctx->in_flight = 1;
+    }
+}
+
+
+/* an attempt ended (retry = 0) or is retried (retry = 1), and why */
+
+void
+ngx_http_fireworks_count_attempt(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_result_t *res, ngx_uint_t retry)
+{
+    ngx_uint_t                    key;
+    ngx_http_fireworks_series_t  *s;
+
+    if (ctx->route == NULL) {
+        return;
+    }
+
+    s = ctx->route->series;
+    key = res->kind ? 1000 + res->kind : res->status;
+
+    ngx_http_fireworks_code_add(retry ? s->retries : s->attempts, key);
+}
+
+
+void
+ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx)
+{
+    if (ctx->route == NULL) {
+        return;
+    }
+
+    ngx_http_fireworks_observe(&ctx->route->series->header,
+                               ngx_http_fireworks_header_bounds,
+                               ngx_current_msec - ctx->attempt_start);
+}
+
+
+void
+ngx_http_fireworks_count_retry_after(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_ra_action_e action)
+{
+    if (ctx->route == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&ctx->route->series->retry_after[action], 1);
+}
+
+
+/* a wait starts (n = 1) or ends (n = -1, with the time it took) */
+
+void
+ngx_http_fireworks_count_waiting(ngx_http_fireworks_ctx_t *ctx, ngx_int_t n,
+    ngx_msec_t waited)
+{
+    if (ctx->route == NULL) {
+        return;
+    }
+
+    (void) ngx_http_fireworks_gauge_add(ctx, ctx->route->waiting, n);
+
+    if (waited) {
+        (void) ngx_atomic_fetch_add(&ctx->route->series->backoff, waited);
+    }
+}
+
+
+/*
+ * The log phase, after the request's cleanups and with its final
+ * status: the request is counted as finished.
+ */
+
+ngx_int_t
+ngx_http_fireworks_log_handler(ngx_http_request_t *r)
+{
+    ngx_msec_t                     ms;
+    ngx_uint_t                     status, workload;
+    ngx_http_fireworks_ctx_t      *ctx;
+    ngx_http_fireworks_series_t   *s;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
+
+    if (ctx == NULL || ctx->route == NULL) {
+        return NGX_OK;
+    }
+
+    if (ctx->in_flight) {
+        (void) ngx_http_fireworks_gauge_add(ctx, ctx->route->in_flight, -1);
+        ctx->in_flight = 0;
+    }
+
+    s = ctx->route->series;
+    workload = ctx->workload;
+
+    (void) ngx_atomic_fetch_add(&s->requests[workload][ctx->outcome], 1);
+
+    status = r->headers_out.status;
+
+    if (status == 0 && r->err_status) {
+        status = r->err_status;
+    }
+
+    if (status >= 100 && status < 600) {
+        ngx_http_fireworks_code_add(s->responses, status);
+    }
+
+    ms = (ngx_msec_t) ((ngx_time() - r->start_sec) * 1000
+                       + ((ngx_msec_int_t) ngx_timeofday()->msec
+                          - (ngx_msec_int_t) r->start_msec));
+
+    ngx_http_fireworks_observe(&s->duration[workload],
+                               ngx_http_fireworks_duration_bounds, ms);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_gauge_add(ngx_http_fireworks_ctx_t *ctx,
+    ngx_atomic_t *gauge, ngx_int_t n)
+{
+    if (ctx->slot >= NGX_HTTP_FIREWORKS_SLOTS) {
+        return NGX_DECLINED;
+    }
+
+    (void) ngx_atomic_fetch_add(&gauge[ctx->slot], (ngx_atomic_int_t) n);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A status or kind's counter: its slot in the table, taken with a compare
+ * and set the first time, then only added to.  A full table counts the
+ * zone as full.
+ */
+
+static void
+ngx_http_fireworks_code_add(ngx_http_fireworks_code_t *codes, ngx_uint_t key)
+{
+    ngx_uint_t  i, n;
+
+    i = key % NGX_HTTP_FIREWORKS_CODES;
+
+    for (n = 0; n < NGX_HTTP_FIREWORKS_CODES; n++) {
+
+        if (codes[i].key == key) {
+            (void) ngx_atomic_fetch_add(&codes[i].value, 1);
+            return;
+        }
+
+        if (codes[i].key == 0
+            && (ngx_atomic_cmp_set(&codes[i].key, 0, key)
+                || codes[i].key == key))
+        {
+            (void) ngx_atomic_fetch_add(&codes[i].value, 1);
+            return;
+        }
+
+        i = (i + 1) % NGX_HTTP_FIREWORKS_CODES;
+    }
+}
+
+
+static void
+ngx_http_fireworks_observe(ngx_http_fireworks_hist_t *h, ngx_msec_t *bounds,
+    ngx_msec_t ms)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; bounds[i] && ms > bounds[i]; i++) { /* void */ }
+
+    (void) ngx_atomic_fetch_add(&h->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&h->sum, ms);
+}
+
+
+/* fireworks_metrics: the Prometheus text exposition format 0.0.4 */
+
+static ngx_int_t
+ngx_http_fireworks_metrics_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_http_fireworks_writer_t      w;
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fireworks_module);
+
+    ngx_memzero(&w, sizeof(ngx_http_fireworks_writer_t));
+    w.last = &w.out;
+    w.pool = r->pool;
+
+    if (ngx_http_fireworks_render(&w, fmcf->zone->data) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = w.size;
+    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    r->headers_out.content_type_len = sizeof("text/plain") - 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, w.out);
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_render(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone)
+{
+    u_char       *p;
+    ngx_chain_t  *cl;
+
+    if (ngx_http_fireworks_render_counters(w, zone) != NGX_OK
+        || ngx_http_fireworks_render_gauges(w, zone) != NGX_OK
+        || ngx_http_fireworks_render_histograms(w, zone) != NGX_OK
+        || ngx_http_fireworks_family(w, "fireworks_zone_full_total",
+               "counter", "Series not counted because the zone was full.")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_fireworks_reserve(w, NGX_ATOMIC_T_LEN + 32);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->b->last = ngx_sprintf(p, "fireworks_zone_full_total %uA\n",
+                             zone->sh->zone_full);
+
+    w->b->last_buf = 1;
+    w->b->last_in_chain = 1;
+
+    for (cl = w->out; cl; cl = cl->next) {
+        w->size += cl->buf->last - cl->buf->pos;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_render_counters(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone)
+{
+    u_char                       *p;
+    ngx_uint_t                    i;
+    ngx_atomic_uint_t             n;
+    ngx_http_fireworks_route_t   *route;
+    ngx_http_fireworks_series_t  *s;
+
+    if (ngx_http_fireworks_family(w, "fireworks_requests_total", "counter",
+            "Client requests finished, by workload and outcome.") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (s = route->series; s; s = s->next) {
+            if (ngx_http_fireworks_render_requests(w, route, s) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (ngx_http_fireworks_family(w, "fireworks_responses_total", "counter",
+            "Final statuses sent to clients.") != NGX_OK
+        || ngx_http_fireworks_render_codes(w, zone, 0) != NGX_OK
+        || ngx_http_fireworks_family(w, "fireworks_attempts_total", "counter",
+               "Attempts, by the API's status or the failure that left "
+               "none.") != NGX_OK
+        || ngx_http_fireworks_render_codes(w, zone, 1) != NGX_OK
+        || ngx_http_fireworks_family(w, "fireworks_retries_total", "counter",
+               "Attempts that were retried, by the status or failure that "
+               "caused it.") != NGX_OK
+        || ngx_http_fireworks_render_codes(w, zone, 2) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_fireworks_family(w, "fireworks_retry_after_total", "counter",
+            "Retry-After hints: honoured, over fireworks_retry_after_max "
+            "(answer forwarded), or ignored (unparsable).") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (s = route->series; s; s = s->next) {
+            for (i = 0; i < 3; i++) {
+
+                n = s->retry_after[i];
+
+                if (n == 0) {
+                    continue;
+                }
+
+                p = ngx_http_fireworks_reserve(w, 2 * (route->len
+                                                  + s->model_len) + 128);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                p = ngx_cpymem(p, "fireworks_retry_after_total{",
+                               sizeof("fireworks_retry_after_total{") - 1);
+                p = ngx_http_fireworks_labels(p, route, s);
+                w->b->last = ngx_sprintf(p, ",action=\"%V\"} %uA\n",
+                                         &ngx_http_fireworks_ra_actions[i],
+                                         n);
+            }
+        }
+    }
+
+    if (ngx_http_fireworks_family(w, "fireworks_backoff_seconds_total",
+            "counter", "Time requests spent waiting in backoff.") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (s = route->series; s; s = s->next) {
+
+            n = s->backoff;
+
+            p = ngx_http_fireworks_reserve(w, 2 * (route->len + s->model_len)
+                                              + 128);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_cpymem(p, "fireworks_backoff_seconds_total{",
+                           sizeof("fireworks_backoff_seconds_total{") - 1);
+            p = ngx_http_fireworks_labels(p, route, s);
+            w->b->last = ngx_sprintf(p, "} %uA.%03uA\n",
+                                     n / 1000, n % 1000);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_render_requests(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_route_t *route, ngx_http_fireworks_series_t *s)
+{
+    u_char             *p;
+    ngx_str_t          *outcome;
+    ngx_uint_t          i, o;
+    ngx_atomic_uint_t   n;
+
+    static ngx_str_t  none = ngx_string("none");
+
+    for (i = 0; i < NGX_HTTP_FIREWORKS_WORKLOADS; i++) {
+        for (o = 0; o < NGX_HTTP_FIREWORKS_OUTCOMES; o++) {
+
+            n = s->requests[i][o];
+
+            if (n == 0) {
+                continue;
+            }
+
+            outcome = o ? &ngx_http_fireworks_outcomes[o] : &none;
+
+            p = ngx_http_fireworks_reserve(w, 2 * (route->len + s->model_len)
+                                              + 256);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_cpymem(p, "fireworks_requests_total{",
+                           sizeof("fireworks_requests_total{") - 1);
+            p = ngx_http_fireworks_labels(p, route, s);
+            w->b->last = ngx_sprintf(p,
+                                     ",workload=\"%V\",outcome=\"%V\"} %uA\n",
+                                     &ngx_http_fireworks_workloads[i],
+                                     outcome, n);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* responses (0), attempts (1), retries (2): by status or failure kind */
+
+static ngx_int_t
+ngx_http_fireworks_render_codes(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone, ngx_uint_t family)
+{
+    u_char                       *p;
+    ngx_str_t                    *name, *label;
+    ngx_uint_t                    i, key;
+    ngx_atomic_uint_t             n;
+    ngx_http_fireworks_code_t    *codes;
+    ngx_http_fireworks_route_t   *route;
+    ngx_http_fireworks_series_t  *s;
+
+    static ngx_str_t  names[] = {
+        ngx_string("fireworks_responses_total"),
+        ngx_string("fireworks_attempts_total"),
+        ngx_string("fireworks_retries_total")
+    };
+
+    static ngx_str_t  labels[] = {
+        ngx_string("code"),
+        ngx_string("result"),
+        ngx_string("reason")
+    };
+
+    name = &names[family];
+    label = &labels[family];
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (s = route->series; s; s = s->next) {
+
+            codes = (family == 0) ? s->responses
+                    : (family == 1) ? s->attempts : s->retries;
+
+            for (i = 0; i < NGX_HTTP_FIREWORKS_CODES; i++) {
+
+                key = codes[i].key;
+                n = codes[i].value;
+
+                if (key == 0 || n == 0) {
+                    continue;
+                }
+
+                p = ngx_http_fireworks_reserve(w, 2 * (route->len
+                                                  + s->model_len) + 160);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                p = ngx_sprintf(p, "%V{", name);
+                p = ngx_http_fireworks_labels(p, route, s);
+
+                if (key > 1000
+                    && key - 1000 <= NGX_HTTP_FIREWORKS_KIND_CLIENT_CLOSED)
+                {
+                    p = ngx_sprintf(p, ",%V=\"%V\"} %uA\n", label,
+                                    &ngx_http_fireworks_kinds[key - 1000], n);
+
+                } else {
+                    p = ngx_sprintf(p, ",%V=\"%ui\"} %uA\n", label, key, n);
+                }
+
+                w->b->last = p;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the gauges: the sum of the worker slots */
+
+static ngx_int_t
+ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone)
+{
+    u_char                      *p;
+    ngx_uint_t                   i, g;
+    ngx_atomic_int_t             n;
+    ngx_http_fireworks_route_t  *route;
+
+    static char  *names[] = { "fireworks_waiting", "fireworks_in_flight" };
+    static char  *helps[] = {
+        "Requests waiting in backoff now.",
+        "Requests between their body's end and their answer's end now."
+    };
+
+    for (g = 0; g < 2; g++) {
+
+        if (ngx_http_fireworks_family(w, names[g], "gauge", helps[g])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (route = zone->sh->routes; route; route = route->next) {
+
+            n = 0;
+
+            for (i = 0; i < NGX_HTTP_FIREWORKS_SLOTS; i++) {
+                n += (ngx_atomic_int_t) (g == 0 ? route->waiting[i]
+                                                : route->in_flight[i]);
+            }
+
+            p = ngx_http_fireworks_reserve(w, 2 * route->len + 128);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_sprintf(p, "%s{", names[g]);
+            p = ngx_http_fireworks_labels(p, route, NULL);
+            w->b->last = ngx_sprintf(p, "} %A\n", n);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_render_histograms(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone)
+{
+    u_char                       *p, *labels;
+    ngx_uint_t                    i;
+    ngx_http_fireworks_route_t   *route;
+    ngx_http_fireworks_series_t  *s;
+
+    static ngx_str_t  duration =
+        ngx_string("fireworks_request_duration_seconds");
+    static ngx_str_t  header = ngx_string("fireworks_attempt_header_seconds");
+
+    if (ngx_http_fireworks_family(w,
+            "fireworks_request_duration_seconds", "histogram",
+            "Client request time, all attempts and waits included.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (s = route->series; s; s = s->next) {
+            for (i = 0; i < NGX_HTTP_FIREWORKS_WORKLOADS; i++) {
+
+                labels = ngx_pnalloc(w->pool, 2 * (route->len + s->model_len)
+                                              + 64);
+                if (labels == NULL) {
+                    return NGX_ERROR;
+                }
+
+                p = ngx_http_fireworks_labels(labels, route, s);
+                p = ngx_sprintf(p, ",workload=\"%V\"%Z",
+                                &ngx_http_fireworks_workloads[i]);
+
+                if (ngx_http_fireworks_render_hist(w, &duration, labels,
+                        &s->duration[i], ngx_http_fireworks_duration_bounds)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+            }
+        }
+    }
+
+    if (ngx_http_fireworks_family(w, "fireworks_attempt_header_seconds",
+            "histogram", "Per attempt, the time to the API's response "
+            "header.") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (s = route->series; s; s = s->next) {
+
+            labels = ngx_pnalloc(w->pool, 2 * (route->len + s->model_len)
+                                          + 64);
+            if (labels == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_http_fireworks_labels(labels, route, s);
+            *p = '\0';
+
+            if (ngx_http_fireworks_render_hist(w, &header, labels, &s->header,
+                                             ngx_http_fireworks_header_bounds)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * One histogram: the buckets are read once and summed here, so that the
+ * count is always the +Inf bucket, however the counts move meanwhile.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_render_hist(ngx_http_fireworks_writer_t *w,
+    ngx_str_t *name, u_char *labels, ngx_http_fireworks_hist_t *h,
+    ngx_msec_t *bounds)
+{
+    u_char             *p;
+    size_t              len;
+    ngx_uint_t          i, n;
+    ngx_atomic_uint_t   count[NGX_HTTP_FIREWORKS_BUCKETS], total, sum;
+
+    total = 0;
+
+    for (n = 0; bounds[n]; n++) { /* void */ }
+
+    for (i = 0; i <= n; i++) {
+        count[i] = h->bucket[i];
+        total += count[i];
+    }
+
+    if (total == 0) {
+        return NGX_OK;
+    }
+
+    sum = h->sum;
+    len = ngx_strlen(labels);
+
+    p = ngx_http_fireworks_reserve(w, (n + 3) * (name->len + len + 96));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    total = 0;
+
+    for (i = 0; i <= n; i++) {
+        total += count[i];
+
+        if (bounds[i]) {
+            p = ngx_sprintf(p, "%V_bucket{%s,le=\"%M.%03M\"} %uA\n",
+                            name, labels, bounds[i] / 1000, bounds[i] % 1000,
+                            total);
+
+        } else {
+            p = ngx_sprintf(p, "%V_bucket{%s,le=\"+Inf\"} %uA\n",
+                            name, labels, total);
+        }
+    }
+
+    p = ngx_sprintf(p, "%V_sum{%s} %uA.%03uA\n", name, labels,
+                    sum / 1000, sum % 1000);
+    w->b->last = ngx_sprintf(p, "%V_count{%s} %uA\n", name, labels, total);
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_fireworks_labels(u_char *p, ngx_http_fireworks_route_t *route,
+    ngx_http_fireworks_series_t *s)
+{
+    p = ngx_cpymem(p, "route=\"", sizeof("route=\"") - 1);
+    p = ngx_http_fireworks_escape(p, route->name, route->len);
+    *p++ = '"';
+
+    if (s != NULL && s->model_len) {
+        p = ngx_cpymem(p, ",model=\"", sizeof(",model=\"") - 1);
+        p = ngx_http_fireworks_escape(p, s->model, s->model_len);
+        *p++ = '"';
+    }
+
+    return p;
+}
+
+
+/* a label value: backslash, double quote and line feed escaped */
+
+static u_char *
+ngx_http_fireworks_escape(u_char *p, u_char *src, size_t len)
+{
+    while (len--) {
+
+        switch (*src) {
+
+        case '\\':
+        case '"':
+            *p++ = '\\';
+            *p++ = *src;
+            break;
+
+        case '\n':
+            *p++ = '\\';
+            *p++ = 'n';
+            break;
+
+        default:
+            *p++ = *src;
+        }
+
+        src++;
+    }
+
+    return p;
+}
+
+
+/* room for size more bytes at w->b->last: a new buffer when needed */
+
+static u_char *
+ngx_http_fireworks_reserve(ngx_http_fireworks_writer_t *w, size_t size)
+{
+    ngx_chain_t  *cl;
+
+    if (w->b == NULL || (size_t) (w->b->end - w->b->last) < size) {
+
+        cl = ngx_alloc_chain_link(w->pool);
+        if (cl == NULL) {
+            return NULL;
+        }
+
+        cl->buf = ngx_create_temp_buf(w->pool, ngx_max(size, 16384));
+        if (cl->buf == NULL) {
+            return NULL;
+        }
+
+        cl->next = NULL;
+        *w->last = cl;
+        w->last = &cl->next;
+        w->b = cl->buf;
+    }
+
+    return w->b->last;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_family(ngx_http_fireworks_writer_t *w, char *name,
+    char *type, char *help)
+{
+    u_char  *p;
+
+    p = ngx_http_fireworks_reserve(w, 2 * ngx_strlen(name) + ngx_strlen(help)
+                                      + ngx_strlen(type) + 32);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->b->last = ngx_sprintf(p, "# HELP %s %s\n# TYPE %s %s\n",
+                             name, help, name, type);
+
+    return NGX_OK;
+}
