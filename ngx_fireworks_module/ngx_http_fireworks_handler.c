@@ -57,6 +57,9 @@ static ngx_http_fireworks_outcome_e ngx_http_fireworks_fits(
 static ngx_http_fireworks_result_t *ngx_http_fireworks_result(
     ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status, ngx_uint_t kind);
 static ngx_uint_t ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx);
+static void ngx_http_fireworks_give_up(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status,
+    ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_wait(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_finish(ngx_http_request_t *r,
@@ -202,11 +205,22 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
 
     ctx->workload = flcf->workload;
 
-    if (flcf->route != NULL) {
+    if (flcf->route != NULL && flcf->route->block != NULL) {
         ctx->route = flcf->route->block;
+        ctx->shpool = flcf->route->shpool;
     }
 
     ngx_http_fireworks_count_start(ctx);
+
+    /* fireworks_gate all: a first attempt, too, waits for a closed gate */
+
+    if (ngx_http_fireworks_guard_hold(r, ctx, &ctx->delay) == NGX_AGAIN) {
+        ctx->waiting = (ngx_http_fireworks_gauge_add(ctx, ctx->route->waiting,
+                                                     1)
+                        == NGX_OK);
+        ngx_http_fireworks_wait(r, ctx);
+        return;
+    }
 
     if (ngx_http_fireworks_start(r, ctx) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -484,6 +498,7 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
 
     res = ngx_http_fireworks_result(ctx, ctx->status, 0);
     ngx_http_fireworks_count_header(ctx);
+    ngx_http_fireworks_guard_answer(r->main, ctx, ctx->status);
 
     outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->status);
 
@@ -558,6 +573,12 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
     }
 
     ngx_http_fireworks_location(r, sr);
+
+    if (ngx_http_fireworks_client_retry(r, ctx, r->headers_out.status)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     /* the answer is the API's: no 304 or 206 made from it here */
 
@@ -846,9 +867,24 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         return;
     }
 
-    /* no answer to forward: nginx's own, with the client location's pages */
+    ngx_http_fireworks_give_up(r, ctx, status, outcome);
+}
 
+
+/* no answer to forward: nginx's own, with the client location's pages */
+
+static void
+ngx_http_fireworks_give_up(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status,
+    ngx_http_fireworks_outcome_e outcome)
+{
+    ngx_http_fireworks_guard_release(ctx, 0);
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE, outcome);
+
+    if (ngx_http_fireworks_client_retry(r, ctx, status) != NGX_OK) {
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_finalize_request(r, status);
 }
 
@@ -919,6 +955,16 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     outcome = ngx_http_fireworks_fits(ctx, delay);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        return outcome;
+    }
+
+    outcome = ngx_http_fireworks_guard_retry(r, ctx, &delay);
+
+    if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "fireworks: attempt %ui got %ui, no retry: %V",
+                      ctx->attempt, status,
+                      &ngx_http_fireworks_outcomes[outcome]);
         return outcome;
     }
 
@@ -1093,7 +1139,9 @@ ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
 static void
 ngx_http_fireworks_wait(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_http_fireworks_count_attempt(ctx, &ctx->last, 1);
+    if (ctx->attempt) {
+        ngx_http_fireworks_count_attempt(ctx, &ctx->last, 1);
+    }
 
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_BACKOFF,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
@@ -1231,10 +1279,36 @@ ngx_http_fireworks_backoff_handler(ngx_event_t *ev)
         ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,
                                      NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED);
         ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        goto done;
+    }
 
-    } else if (ngx_http_fireworks_start(r, ctx) != NGX_OK) {
+    switch (ngx_http_fireworks_guard_hold(r, ctx, &ctx->delay)) {
+
+    case NGX_AGAIN:
+        /* the gate closed meanwhile, or held retries start first */
+        ngx_http_fireworks_arm(ctx, ngx_http_fireworks_backoff_handler,
+                               ctx->delay);
+        goto done;
+
+    case NGX_DECLINED:
+        if (ctx->attempt) {
+            ngx_http_fireworks_give_up(r, ctx, NGX_HTTP_GATEWAY_TIME_OUT,
+                                       NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE);
+            goto done;
+        }
+
+        /* a first attempt the gate cannot hold in time goes now */
+        break;
+
+    default:
+        break;
+    }
+
+    if (ngx_http_fireworks_start(r, ctx) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
+
+done:
 
     ngx_http_run_posted_requests(c);
 }
@@ -1505,13 +1579,12 @@ ngx_http_fireworks_set_state(ngx_http_request_t *r,
 
     if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
         ctx->waited += ngx_current_msec - ctx->wait_start;
-        ngx_http_fireworks_count_waiting(ctx, -1,
-                                      ngx_current_msec - ctx->wait_start + 1);
+        ngx_http_fireworks_count_backoff(ctx,
+                                         ngx_current_msec - ctx->wait_start);
     }
 
     if (state == NGX_HTTP_FIREWORKS_BACKOFF) {
         ctx->wait_start = ngx_current_msec;
-        ngx_http_fireworks_count_waiting(ctx, 1, 0);
     }
 
     if (ctx->outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {

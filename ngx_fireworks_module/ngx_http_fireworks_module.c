@@ -44,6 +44,12 @@ static char *ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_fireworks_parse_msec(ngx_conf_t *cf,
     ngx_str_t *value, ngx_msec_t *ms);
 
+static char *ngx_http_fireworks_retry_budget(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fireworks_max_waiting(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fireworks_enum_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_fireworks_num_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fireworks_msec_slot(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -86,6 +92,22 @@ static ngx_array_t  ngx_http_fireworks_default_retry_on = {
     sizeof(ngx_uint_t),
     sizeof(ngx_http_fireworks_default_statuses) / sizeof(ngx_uint_t),
     NULL
+};
+
+
+static ngx_conf_enum_t  ngx_http_fireworks_gates[] = {
+    { ngx_string("off"), NGX_HTTP_FIREWORKS_GATE_OFF },
+    { ngx_string("on"), NGX_HTTP_FIREWORKS_GATE_ON },
+    { ngx_string("all"), NGX_HTTP_FIREWORKS_GATE_ALL },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_fireworks_client_retries[] = {
+    { ngx_string("off"), NGX_HTTP_FIREWORKS_CLIENT_RETRY_OFF },
+    { ngx_string("on"), NGX_HTTP_FIREWORKS_CLIENT_RETRY_ON },
+    { ngx_string("auto"), NGX_HTTP_FIREWORKS_CLIENT_RETRY_AUTO },
+    { ngx_null_string, 0 }
 };
 
 
@@ -174,6 +196,34 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, retry_after_max),
       &ngx_http_fireworks_msec_post },
+
+    { ngx_string("fireworks_retry_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fireworks_retry_budget,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_max_waiting"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_max_waiting,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, max_waiting),
+      NULL },
+
+    { ngx_string("fireworks_gate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, gate),
+      &ngx_http_fireworks_gates },
+
+    { ngx_string("fireworks_client_retry"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, client_retry),
+      &ngx_http_fireworks_client_retries },
 
     { ngx_string("fireworks_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
@@ -306,6 +356,11 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
     conf->idle_timeout = NGX_CONF_UNSET_MSEC;
     conf->retry_after = NGX_CONF_UNSET;
     conf->retry_after_max = NGX_CONF_UNSET_MSEC;
+    conf->budget = NGX_CONF_UNSET_UINT;
+    conf->budget_min = NGX_CONF_UNSET_UINT;
+    conf->max_waiting = NGX_CONF_UNSET_UINT;
+    conf->gate = NGX_CONF_UNSET_UINT;
+    conf->client_retry = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -316,6 +371,8 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_fireworks_loc_conf_t *prev = parent;
     ngx_http_fireworks_loc_conf_t *conf = child;
+
+    ngx_http_fireworks_main_conf_t  *fmcf;
 
     if (conf->pass == NULL) {
         conf->pass = prev->pass;
@@ -386,6 +443,34 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->retry_after, prev->retry_after, 1);
     ngx_conf_merge_msec_value(conf->retry_after_max, prev->retry_after_max,
                               60000);
+
+    /* the budget's percent and minimum are one setting, as the backoff's */
+
+    if (conf->budget == NGX_CONF_UNSET_UINT) {
+        conf->budget = prev->budget;
+        conf->budget_min = prev->budget_min;
+    }
+
+    ngx_conf_merge_uint_value(conf->budget, prev->budget, 0);
+    ngx_conf_merge_uint_value(conf->budget_min, prev->budget_min, 3);
+    ngx_conf_merge_uint_value(conf->max_waiting, prev->max_waiting, 0);
+    ngx_conf_merge_uint_value(conf->gate, prev->gate,
+                              NGX_HTTP_FIREWORKS_GATE_OFF);
+    ngx_conf_merge_uint_value(conf->client_retry, prev->client_retry,
+                              NGX_HTTP_FIREWORKS_CLIENT_RETRY_OFF);
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+
+    if (fmcf->zone == NULL
+        && (conf->budget || conf->max_waiting
+            || conf->gate != NGX_HTTP_FIREWORKS_GATE_OFF))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fireworks_retry_budget\", "
+                           "\"fireworks_max_waiting\" and \"fireworks_gate\" "
+                           "need a \"fireworks_zone\" in the http block");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -707,6 +792,151 @@ ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "invalid value \"%V\" in \"%V\" directive, it must be "
                        "\"interactive\", \"agentic\", \"long_context\" "
                        "or \"batch\"", &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* fireworks_retry_budget off | percent% [min=N] */
+
+static char *
+ngx_http_fireworks_retry_budget(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (flcf->budget != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+
+        if (cf->args->nelts == 3) {
+            goto invalid_min;
+        }
+
+        flcf->budget = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = NGX_ERROR;
+
+    if (value[1].len > 1 && value[1].data[value[1].len - 1] == '%') {
+        n = ngx_atoi(value[1].data, value[1].len - 1);
+    }
+
+    if (n < 1 || n > 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"off\" or a percent from 1%% to "
+                           "100%%", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->budget = n;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    n = NGX_ERROR;
+
+    if (value[2].len > 4 && ngx_strncmp(value[2].data, "min=", 4) == 0) {
+        n = ngx_atoi(value[2].data + 4, value[2].len - 4);
+    }
+
+    if (n != NGX_ERROR && n <= 1000000) {
+        flcf->budget_min = n;
+        return NGX_CONF_OK;
+    }
+
+invalid_min:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\" directive, "
+                       "it must be \"min=\" and a number after a percent",
+                       &value[2], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* fireworks_max_waiting off | number */
+
+static char *
+ngx_http_fireworks_max_waiting(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (flcf->max_waiting != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        flcf->max_waiting = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > 10000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"off\" or a number from 1",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->max_waiting = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* nginx's enum slot, with a message that names the directive and the value */
+
+static char *
+ngx_http_fireworks_enum_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char           *p, buf[128];
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_conf_enum_t  *e;
+
+    value = cf->args->elts;
+    e = cmd->post;
+
+    for (i = 0; e[i].name.len; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strcmp(e[i].name.data, value[1].data) == 0)
+        {
+            return ngx_conf_set_enum_slot(cf, cmd, conf);
+        }
+    }
+
+    p = buf;
+
+    for (i = 0; e[i].name.len; i++) {
+        p = ngx_slprintf(p, buf + sizeof(buf), "%s\"%V\"",
+                         i == 0 ? "" : e[i + 1].name.len ? ", " : " or ",
+                         &e[i].name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be %*s", &value[1], &cmd->name,
+                       p - buf, buf);
 
     return NGX_CONF_ERROR;
 }

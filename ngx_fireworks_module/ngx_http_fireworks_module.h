@@ -26,6 +26,10 @@
 /* an attempt's own pool: its subrequest, upstream and buffers */
 #define NGX_HTTP_FIREWORKS_POOL_SIZE        8192
 
+/* successes per second kept for the gate's pace: a ring of seconds */
+#define NGX_HTTP_FIREWORKS_RATE_SECONDS     8
+#define NGX_HTTP_FIREWORKS_RATE_WINDOW      5
+
 /* the zone: worker slots, statuses and kinds per family, buckets */
 #define NGX_HTTP_FIREWORKS_SLOTS            64
 #define NGX_HTTP_FIREWORKS_CODES            32
@@ -59,8 +63,23 @@ typedef enum {
     NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED,
     NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE,
     NGX_HTTP_FIREWORKS_OUTCOME_RETRY_AFTER,
-    NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
+    NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN,
+    NGX_HTTP_FIREWORKS_OUTCOME_BUDGET
 } ngx_http_fireworks_outcome_e;
+
+
+typedef enum {
+    NGX_HTTP_FIREWORKS_GATE_OFF = 0,
+    NGX_HTTP_FIREWORKS_GATE_ON,          /* retries wait for the gate */
+    NGX_HTTP_FIREWORKS_GATE_ALL          /* first attempts too */
+} ngx_http_fireworks_gate_e;
+
+
+typedef enum {
+    NGX_HTTP_FIREWORKS_CLIENT_RETRY_OFF = 0,
+    NGX_HTTP_FIREWORKS_CLIENT_RETRY_ON,
+    NGX_HTTP_FIREWORKS_CLIENT_RETRY_AUTO
+} ngx_http_fireworks_client_retry_e;
 
 
 /* what an attempt ended with when the API gave no status */
@@ -139,6 +158,16 @@ struct ngx_http_fireworks_route_s {
     /* gauges, one per worker slot: a dead worker's are reset */
     ngx_atomic_t                  waiting[NGX_HTTP_FIREWORKS_SLOTS];
     ngx_atomic_t                  in_flight[NGX_HTTP_FIREWORKS_SLOTS];
+    ngx_atomic_t                  retrying[NGX_HTTP_FIREWORKS_SLOTS];
+    ngx_atomic_t                  held[NGX_HTTP_FIREWORKS_SLOTS];
+
+    /* the gate, in ngx_current_msec's clock, the same in all workers */
+    ngx_atomic_t                  gate_until;  /* closed until, ms */
+    ngx_atomic_t                  gate_next;   /* the next paced start */
+    ngx_atomic_t                  gate_rate;   /* answers/s when closed */
+    ngx_atomic_t                  gate_closed; /* ms closed in all */
+    ngx_atomic_t                  ok[NGX_HTTP_FIREWORKS_RATE_SECONDS];
+    ngx_atomic_t                  ok_sec[NGX_HTTP_FIREWORKS_RATE_SECONDS];
 };
 
 
@@ -161,6 +190,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                     name;
     ngx_http_fireworks_route_t   *block;
+    ngx_slab_pool_t              *shpool;
 } ngx_http_fireworks_route_conf_t;
 
 
@@ -194,6 +224,12 @@ typedef struct {
 
     ngx_str_t                     route_name;
     ngx_http_fireworks_route_conf_t  *route;
+
+    ngx_uint_t                    budget;      /* percent, 0: off */
+    ngx_uint_t                    budget_min;
+    ngx_uint_t                    max_waiting; /* 0: off */
+    ngx_uint_t                    gate;
+    ngx_uint_t                    client_retry;
 } ngx_http_fireworks_loc_conf_t;
 
 
@@ -233,8 +269,10 @@ typedef struct {
     ngx_msec_t                    attempt_start;
 
     ngx_http_fireworks_route_t   *route;       /* NULL: no zone */
+    ngx_slab_pool_t              *shpool;
     ngx_uint_t                    slot;
     ngx_uint_t                    workload;
+    ngx_msec_t                    gate_wait;   /* held by the gate, in all */
 
     ngx_uint_t                    attempt;
     ngx_http_fireworks_state_e    state;
@@ -244,7 +282,10 @@ typedef struct {
     unsigned                      ended:1;     /* the attempt finished */
     unsigned                      complete:1;  /* with its last buffer */
     unsigned                      cut_warned:1;
-    unsigned                      in_flight:1; /* counted in the gauge */
+    unsigned                      in_flight:1; /* counted in the gauges */
+    unsigned                      waiting:1;
+    unsigned                      retrying:1;
+    unsigned                      held:1;
     unsigned                      broken:1;    /* an answer that is no HTTP */
 } ngx_http_fireworks_ctx_t;
 
@@ -275,8 +316,23 @@ void ngx_http_fireworks_count_attempt(ngx_http_fireworks_ctx_t *ctx,
 void ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx);
 void ngx_http_fireworks_count_retry_after(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_ra_action_e action);
-void ngx_http_fireworks_count_waiting(ngx_http_fireworks_ctx_t *ctx,
-    ngx_int_t n, ngx_msec_t waited);
+void ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,
+    ngx_msec_t waited);
+ngx_int_t ngx_http_fireworks_gauge_add(ngx_http_fireworks_ctx_t *ctx,
+    ngx_atomic_t *gauge, ngx_int_t n);
+ngx_atomic_int_t ngx_http_fireworks_gauge_sum(ngx_atomic_t *gauge);
+
+ngx_http_fireworks_outcome_e ngx_http_fireworks_guard_retry(
+    ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx, ngx_msec_t *delay);
+ngx_int_t ngx_http_fireworks_guard_hold(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_msec_t *delay);
+void ngx_http_fireworks_guard_answer(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status);
+void ngx_http_fireworks_guard_release(ngx_http_fireworks_ctx_t *ctx,
+    ngx_uint_t all);
+ngx_int_t ngx_http_fireworks_client_retry(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status);
+ngx_msec_t ngx_http_fireworks_gate_left(ngx_http_fireworks_ctx_t *ctx);
 
 ngx_int_t ngx_http_fireworks_peer_init_main(ngx_conf_t *cf,
     ngx_http_fireworks_main_conf_t *fmcf);

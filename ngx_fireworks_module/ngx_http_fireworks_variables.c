@@ -40,7 +40,13 @@ static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("fireworks_backoff"), NULL,
-      ngx_http_fireworks_backoff_variable, 0,
+      ngx_http_fireworks_backoff_variable,
+      offsetof(ngx_http_fireworks_ctx_t, waited),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_gate_wait"), NULL,
+      ngx_http_fireworks_backoff_variable,
+      offsetof(ngx_http_fireworks_ctx_t, gate_wait),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("fireworks_outcome"), NULL,
@@ -59,7 +65,7 @@ ngx_str_t  ngx_http_fireworks_outcomes[] = {
     ngx_string("deadline"),
     ngx_string("retry_after"),
     ngx_string("shutdown"),
-    ngx_null_string
+    ngx_string("budget")
 };
 
 
@@ -195,7 +201,9 @@ ngx_http_fireworks_backoff_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ms = ctx->waited;
+    /* $fireworks_backoff or $fireworks_gate_wait: a ctx field, in ms */
+
+    ms = *(ngx_msec_t *) ((u_char *) ctx + data);
 
     v->len = ngx_sprintf(p, "%M.%03M", ms / 1000, ms % 1000) - p;
     v->valid = 1;

@@ -39,8 +39,6 @@ static void ngx_http_fireworks_code_add(ngx_http_fireworks_code_t *codes,
     ngx_uint_t key);
 static void ngx_http_fireworks_observe(ngx_http_fireworks_hist_t *h,
     ngx_msec_t *bounds, ngx_msec_t ms);
-static ngx_int_t ngx_http_fireworks_gauge_add(ngx_http_fireworks_ctx_t *ctx,
-    ngx_atomic_t *gauge, ngx_int_t n);
 
 static ngx_int_t ngx_http_fireworks_metrics_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_render(ngx_http_fireworks_writer_t *w,
@@ -293,6 +291,7 @@ ngx_http_fireworks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     for (i = 0; i < zone->routes->nelts; i++) {
         rcp[i]->block = ngx_http_fireworks_route_block(zone, &rcp[i]->name,
                                                        shm_zone->shm.log);
+        rcp[i]->shpool = zone->shpool;
     }
 
     return NGX_OK;
@@ -384,16 +383,18 @@ ngx_http_fireworks_zone_full(ngx_http_fireworks_zone_t *zone, ngx_log_t *log)
 
 
 /*
- * A worker claims a free slot, or the slot of a process that has died:
- * its gauges are reset for the new owner.  The lock keeps two workers
- * from taking the same slot.
+ * A worker claims a free slot.  The slots of processes that have died
+ * are reset on the way, their gauges with them: a worker killed with
+ * requests in flight leaves nothing counted once any worker starts, as
+ * its replacement does at once.  The lock keeps two workers from taking
+ * the same slot.
  */
 
 ngx_int_t
 ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle)
 {
     ngx_pid_t                        pid;
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, slot;
     ngx_http_fireworks_zone_t       *zone;
     ngx_http_fireworks_route_t      *route;
     ngx_http_fireworks_main_conf_t  *fmcf;
@@ -409,15 +410,38 @@ ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    /* every slot of a process that has died is reset, not only the one taken */
+
+    slot = NGX_HTTP_FIREWORKS_SLOTS;
+
     for (i = 0; i < NGX_HTTP_FIREWORKS_SLOTS; i++) {
         pid = (ngx_pid_t) zone->sh->pid[i];
 
-        if (pid == 0 || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH)) {
-            break;
+        if (pid != 0 && (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)) {
+            continue;
+        }
+
+        if (pid != 0) {
+            ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                          "fireworks: reset the zone's slot of process %P",
+                          pid);
+
+            for (route = zone->sh->routes; route; route = route->next) {
+                route->waiting[i] = 0;
+                route->in_flight[i] = 0;
+                route->retrying[i] = 0;
+                route->held[i] = 0;
+            }
+
+            zone->sh->pid[i] = 0;
+        }
+
+        if (slot == NGX_HTTP_FIREWORKS_SLOTS) {
+            slot = i;
         }
     }
 
-    if (i == NGX_HTTP_FIREWORKS_SLOTS) {
+    if (slot == NGX_HTTP_FIREWORKS_SLOTS) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
@@ -426,13 +450,8 @@ ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    for (route = zone->sh->routes; route; route = route->next) {
-        route->waiting[i] = 0;
-        route->in_flight[i] = 0;
-    }
-
-    zone->sh->pid[i] = ngx_pid;
-    ngx_http_fireworks_slot = i;
+    zone->sh->pid[slot] = ngx_pid;
+    ngx_http_fireworks_slot = slot;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -526,21 +545,19 @@ ngx_http_fireworks_count_retry_after(ngx_http_fireworks_ctx_t *ctx,
 }
 
 
-/* a wait starts (n = 1) or ends (n = -1, with the time it took) */
+/* a wait has ended: the time it took, and the gauges it held */
 
 void
-ngx_http_fireworks_count_waiting(ngx_http_fireworks_ctx_t *ctx, ngx_int_t n,
+ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,
     ngx_msec_t waited)
 {
     if (ctx->route == NULL) {
         return;
     }
 
-    (void) ngx_http_fireworks_gauge_add(ctx, ctx->route->waiting, n);
+    (void) ngx_atomic_fetch_add(&ctx->route->series->backoff, waited);
 
-    if (waited) {
-        (void) ngx_atomic_fetch_add(&ctx->route->series->backoff, waited);
-    }
+    ngx_http_fireworks_guard_release(ctx, 0);
 }
 
 
@@ -572,6 +589,8 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
         ctx->in_flight = 0;
     }
 
+    ngx_http_fireworks_guard_release(ctx, 1);
+
     s = ctx->route->series;
     workload = ctx->workload;
 
@@ -598,7 +617,7 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_fireworks_gauge_add(ngx_http_fireworks_ctx_t *ctx,
     ngx_atomic_t *gauge, ngx_int_t n)
 {
@@ -609,6 +628,24 @@ ngx_http_fireworks_gauge_add(ngx_http_fireworks_ctx_t *ctx,
     (void) ngx_atomic_fetch_add(&gauge[ctx->slot], (ngx_atomic_int_t) n);
 
     return NGX_OK;
+}
+
+
+/* a gauge: the sum of the worker slots */
+
+ngx_atomic_int_t
+ngx_http_fireworks_gauge_sum(ngx_atomic_t *gauge)
+{
+    ngx_uint_t        i;
+    ngx_atomic_int_t  n;
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_FIREWORKS_SLOTS; i++) {
+        n += (ngx_atomic_int_t) gauge[i];
+    }
+
+    return n;
 }
 
 
@@ -960,17 +997,21 @@ ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
     ngx_http_fireworks_zone_t *zone)
 {
     u_char                      *p;
-    ngx_uint_t                   i, g;
+    ngx_uint_t                   g;
     ngx_atomic_int_t             n;
+    ngx_atomic_uint_t            ms;
     ngx_http_fireworks_route_t  *route;
 
-    static char  *names[] = { "fireworks_waiting", "fireworks_in_flight" };
+    static char  *names[] = {
+        "fireworks_waiting", "fireworks_in_flight", "fireworks_gate_held"
+    };
     static char  *helps[] = {
         "Requests waiting in backoff now.",
-        "Requests between their body's end and their answer's end now."
+        "Requests between their body's end and their answer's end now.",
+        "Retries the gate holds now."
     };
 
-    for (g = 0; g < 2; g++) {
+    for (g = 0; g < 3; g++) {
 
         if (ngx_http_fireworks_family(w, names[g], "gauge", helps[g])
             != NGX_OK)
@@ -980,12 +1021,9 @@ ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
 
         for (route = zone->sh->routes; route; route = route->next) {
 
-            n = 0;
-
-            for (i = 0; i < NGX_HTTP_FIREWORKS_SLOTS; i++) {
-                n += (ngx_atomic_int_t) (g == 0 ? route->waiting[i]
-                                                : route->in_flight[i]);
-            }
+            n = ngx_http_fireworks_gauge_sum(g == 0 ? route->waiting
+                                             : g == 1 ? route->in_flight
+                                             : route->held);
 
             p = ngx_http_fireworks_reserve(w, 2 * route->len + 128);
             if (p == NULL) {
@@ -996,6 +1034,27 @@ ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
             p = ngx_http_fireworks_labels(p, route, NULL);
             w->b->last = ngx_sprintf(p, "} %A\n", n);
         }
+    }
+
+    if (ngx_http_fireworks_family(w, "fireworks_gate_closed_seconds_total",
+            "counter", "Time the route's gate was closed.") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+
+        ms = route->gate_closed;
+
+        p = ngx_http_fireworks_reserve(w, 2 * route->len + 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(p, "fireworks_gate_closed_seconds_total{",
+                       sizeof("fireworks_gate_closed_seconds_total{") - 1);
+        p = ngx_http_fireworks_labels(p, route, NULL);
+        w->b->last = ngx_sprintf(p, "} %uA.%03uA\n", ms / 1000, ms % 1000);
     }
 
     return NGX_OK;

@@ -70,6 +70,29 @@ my @bad = (
         qr/invalid uri "_fireworks" in "fireworks_pass"/],
     ['fireworks_tries 2; fireworks_tries 3;',
         qr/"fireworks_tries" directive is duplicate/],
+    ['fireworks_tries 2x;', qr/invalid value "2x" in "fireworks_tries"/],
+    ['fireworks_deadline 25h;',
+        qr/invalid value "25h" in "fireworks_deadline" directive, it must not/],
+    ['fireworks_backoff 106751991167d;',
+        qr/invalid time "106751991167d" in "fireworks_backoff"/],
+    ['fireworks_jitter 2d;', qr/invalid time "2d" in "fireworks_jitter"/],
+    ['fireworks_retry_budget 0%;',
+        qr/invalid value "0%" in "fireworks_retry_budget"/],
+    ['fireworks_retry_budget 20;',
+        qr/invalid value "20" in "fireworks_retry_budget"/],
+    ['fireworks_retry_budget 101%;',
+        qr/invalid value "101%" in "fireworks_retry_budget"/],
+    ['fireworks_retry_budget 20% max=3;',
+        qr/invalid parameter "max=3" in "fireworks_retry_budget"/],
+    ['fireworks_retry_budget off min=3;',
+        qr/invalid parameter "min=3" in "fireworks_retry_budget"/],
+    ['fireworks_max_waiting none;',
+        qr/invalid value "none" in "fireworks_max_waiting"/],
+    ['fireworks_max_waiting 0;',
+        qr/invalid value "0" in "fireworks_max_waiting"/],
+    ['fireworks_gate maybe;', qr/invalid value "maybe" in "fireworks_gate" directive, it must be "off", "on" or "all"/],
+    ['fireworks_client_retry never;', qr/invalid value "never" in "fireworks_client_retry" directive, it must be "off", "on" or "auto"/],
+    ['fireworks_route;', qr/invalid number of arguments in "fireworks_route"/],
 );
 
 for my $case (@bad) {
@@ -81,9 +104,45 @@ for my $case (@bad) {
     like($out, $re, "message names directive and value: $loc");
 }
 
+# the zone and what needs it
+
+my @zone = (
+    ['fireworks_zone z 1k;', qr/invalid size "1k" in "fireworks_zone" directive, it must be at least 32k/],
+    ['fireworks_zone z huge;', qr/invalid size "huge" in "fireworks_zone"/],
+    ['fireworks_zone z 1m; fireworks_zone y 1m;',
+        qr/"fireworks_zone" directive is duplicate/],
+    ['fireworks_gate on;', qr/need a "fireworks_zone"/],
+    ['fireworks_retry_budget 20%;', qr/need a "fireworks_zone"/],
+    ['fireworks_max_waiting 10;', qr/need a "fireworks_zone"/],
+);
+
+for my $case (@zone) {
+    my ($http, $re) = @$case;
+    my ($rc, $out) = $t->test_conf(conf($http, 'fireworks_pass /_fireworks$uri;'));
+    isnt($rc, 0, "nginx -t fails: $http");
+    like($out, $re, "message names directive and value: $http");
+}
+
+my ($rc, $out) = $t->test_conf(conf('', 'fireworks_metrics;'));
+isnt($rc, 0, 'fireworks_metrics without a zone fails');
+like($out, qr/"fireworks_metrics" needs a "fireworks_zone"/,
+    'fireworks_metrics without a zone: message');
+
+for my $g ('fireworks_retry_budget 20% min=3;', 'fireworks_retry_budget off;',
+    'fireworks_retry_budget 5%;', 'fireworks_max_waiting 2000;',
+    'fireworks_max_waiting off;', 'fireworks_gate on;', 'fireworks_gate off;',
+    'fireworks_gate all;', 'fireworks_client_retry off;',
+    'fireworks_client_retry on;', 'fireworks_client_retry auto;',
+    'fireworks_route chat;', 'fireworks_deadline 24h;')
+{
+    my ($rc, $out) = $t->test_conf(conf('fireworks_zone z 1m;',
+        "fireworks_pass /_fireworks\$uri; $g"));
+    is($rc, 0, "valid: $g") or diag $out;
+}
+
 # fireworks_pass outside a location
 
-my ($rc, $out) = $t->test_conf(conf('fireworks_pass /x;', ''));
+($rc, $out) = $t->test_conf(conf('fireworks_pass /x;', ''));
 isnt($rc, 0, 'fireworks_pass at http level fails');
 like($out, qr/"fireworks_pass" directive is not allowed here/,
     'fireworks_pass at http level: message');

@@ -31,13 +31,19 @@ $t->run($t->gateway(locations => <<'EOF'));
             fireworks_pass /_fireworks/v1/$1;
             fireworks_tries 2;
         }
+
+        location ~ ^/client-retry/v1/(.*)$ {
+            fireworks_pass /_fireworks/v1/$1;
+            fireworks_tries 2;
+            fireworks_client_retry on;
+        }
 EOF
 
 my $port = $t->nginx_port;
-my $out = `node $sdk/sdk.mjs http://127.0.0.1:$port/v1 http://127.0.0.1:$port/short/v1 2>&1`;
+my $out = `node $sdk/sdk.mjs http://127.0.0.1:$port/v1 http://127.0.0.1:$port/short/v1 http://127.0.0.1:$port/client-retry/v1 2>&1`;
 my %r = map { my $j = eval { json($_) }; $j ? ($j->{name} => $j) : () }
     split /\n/, $out;
-diag($out) unless keys %r == 8;
+diag($out) unless keys %r == 10;
 
 for my $c ('openai', 'ai') {
     my $p = $r{"$c-plain"} || {};
@@ -70,6 +76,19 @@ like($r{'ai-exhausted'}{error} || '', qr/APICallError|RetryError/,
 is(scalar @{$t->attempts('oa-400')}, 1, 'openai 400: one attempt');
 is(scalar @{$t->attempts('ai-400')}, 1, 'ai 400: one attempt');
 is(scalar @{$t->attempts('oa-out')}, 2, 'openai exhausted: two attempts');
+
+# the SDK's own retries left on: told "x-should-retry: false", one call
+# makes fireworks_tries attempts; with fireworks_client_retry on, the SDK
+# retries the gateway's answer twice, each retry tried twice again
+
+is($r{'openai-default-retries'}{status}, 503,
+    'openai, default retries: the 503') or diag explain $r{'openai-default-retries'};
+is(scalar @{$t->attempts('oa-amp')}, 2,
+    'openai, default retries: no more attempts than fireworks_tries');
+is($r{'openai-default-retries-on'}{status}, 503,
+    'openai, default retries, client_retry on: the 503');
+is(scalar @{$t->attempts('oa-amp-on')}, 6,
+    'openai, default retries, client_retry on: the SDK multiplies attempts');
 
 $t->finish;
 done_testing;

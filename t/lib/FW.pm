@@ -332,7 +332,8 @@ sub stop_api {
 # Stops nginx and the stand-in, then checks error.log: it must exist and
 # hold no [alert], [crit] or [emerg] line, no worker that exited on a
 # signal, no sanitizer report, and no [error] line but those the test
-# expects (allow => [qr/.../, ...]: patterns of the errors it provokes).
+# expects (allow => [qr/.../, ...]: patterns of the errors it provokes;
+# killed => 1: a worker the test killed with SIGKILL).
 
 sub finish {
     my ($self, %o) = @_;
@@ -346,6 +347,11 @@ sub finish {
     print STDERR $log if $ENV{TEST_NGINX_CATLOG};
 
     my @lines = split /\n/, $log;
+
+    # a worker the test killed on purpose (killed => 1) is no crash
+    @lines = grep { !/worker process \d+ exited on signal 9\b/ } @lines
+        if $o{killed};
+
     my @bad = grep { /\[(alert|crit|emerg)\]/ || /exited on signal/ } @lines;
     ok(!@bad, 'no alert, crit or worker crash in error.log')
         or diag(join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]);

@@ -2,16 +2,19 @@
 // AI SDK's Fireworks provider, both with their own retries off, so every
 // retry seen is the gateway's.
 //
-//   node sdk.mjs BASE_URL SHORT_BASE_URL
+//   node sdk.mjs BASE_URL SHORT_BASE_URL CLIENT_RETRY_BASE_URL
 //
 // BASE_URL is a fireworks_pass location with the default 5 tries,
-// SHORT_BASE_URL one with 2.  Prints one JSON line per scenario.
+// SHORT_BASE_URL one with 2, CLIENT_RETRY_BASE_URL one with 2 and
+// fireworks_client_retry on.  Prints one JSON line per scenario.  The
+// "default retries" scenarios use the openai SDK as it comes: it retries
+// 429 and 5xx twice unless told "x-should-retry: false".
 
 import OpenAI from 'openai';
 import { createFireworks } from '@ai-sdk/fireworks';
 import { generateText, streamText } from 'ai';
 
-const [base, short] = process.argv.slice(2);
+const [base, short, clientRetry] = process.argv.slice(2);
 const model = 'accounts/fireworks/models/llama-v3p1-8b-instruct';
 const messages = [{ role: 'user', content: 'Say hello' }];
 
@@ -63,6 +66,20 @@ await scenario('openai-stream', async () => {
 await scenario('openai-exhausted', async () => {
   await oa(short).chat.completions.create(
     { model, messages }, { headers: hdr('503', 'oa-out') });
+  return { content: 'no error' };
+});
+
+await scenario('openai-default-retries', async () => {
+  const client = new OpenAI({ baseURL: short, apiKey: 'fw-test' });
+  await client.chat.completions.create(
+    { model, messages }, { headers: hdr('503', 'oa-amp') });
+  return { content: 'no error' };
+});
+
+await scenario('openai-default-retries-on', async () => {
+  const client = new OpenAI({ baseURL: clientRetry, apiKey: 'fw-test' });
+  await client.chat.completions.create(
+    { model, messages }, { headers: hdr('503', 'oa-amp-on') });
   return { content: 'no error' };
 });
 
