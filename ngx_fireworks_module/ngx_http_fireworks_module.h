@@ -12,13 +12,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_fireworks_parse.h"
+
 
 #define NGX_HTTP_FIREWORKS_MAX_TRIES        100
 #define NGX_HTTP_FIREWORKS_STATUS_MIN       300
 #define NGX_HTTP_FIREWORKS_STATUS_MAX       599
-
-/* a Retry-After longer than this is garbage, not a wish (about 31 years) */
-#define NGX_HTTP_FIREWORKS_RA_LIMIT         999999999
 
 
 typedef enum {
