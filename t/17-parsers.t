@@ -193,6 +193,8 @@ my @cases = (
     ['date', $NOW, 'Thursday, 29-Feb-24 12:00:00 GMT', 1709208000],
     ['date', $NOW, 'Tue, 29 Feb 2000 12:00:00 GMT', 951825600],
     ['date', $NOW, 'Thu, 29 Feb 1900 12:00:00 GMT', $E],
+    ['date', $NOW, 'Mon, 29 Feb 2100 12:00:00 GMT', $E],
+    ['date', $NOW, 'Tue, 29 Feb 2400 12:00:00 GMT', 13574606400],
     ['date', $NOW, 'Sat, 29 Feb 2025 12:00:00 GMT', $E],
     # two-digit years: at most 50 years after now (2026-01-01 00:00:00)
     ['date', $NOW, 'Wednesday, 01-Jan-76 00:00:00 GMT', 3345062400],

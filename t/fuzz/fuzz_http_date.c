@@ -17,8 +17,24 @@
 #include <ngx_core.h>
 
 #include <stdio.h>
+#include <stdarg.h>
 
 #include "ngx_http_fireworks_parse.h"
+
+/* the message libFuzzer's log and t/fuzz/run.sh show, then the crash */
+
+static void
+fail(const char *fmt, ...)
+{
+    va_list  args;
+
+    fprintf(stderr, "fuzz_http_date: ");
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    abort();
+}
+
 
 
 static const char  *days[] = {
@@ -36,6 +52,9 @@ static const char  *months[] = {
 };
 
 static const time_t  nows[] = { 0, 784111777, 1767225600, 4102444800LL };
+
+
+static void fifty_years(const char *buf, struct tm *tm, time_t t);
 
 
 static int
@@ -130,9 +149,8 @@ roundtrip(time_t t, time_t now)
     r = ngx_http_fireworks_parse_http_date((u_char *) buf, strlen(buf), now);
 
     if (r != t) {
-        fprintf(stderr, "IMF-fixdate \"%s\": %ld, want %ld\n", buf,
-                (long) r, (long) t);
-        abort();
+        fail("IMF-fixdate \"%s\": %ld, want %ld\n", buf,
+             (long) r, (long) t);
     }
 
     snprintf(buf, sizeof(buf), "%s %s %2d %02d:%02d:%02d %04d",
@@ -141,9 +159,8 @@ roundtrip(time_t t, time_t now)
     r = ngx_http_fireworks_parse_http_date((u_char *) buf, strlen(buf), now);
 
     if (r != t) {
-        fprintf(stderr, "asctime \"%s\": %ld, want %ld\n", buf, (long) r,
-                (long) t);
-        abort();
+        fail("asctime \"%s\": %ld, want %ld\n", buf, (long) r,
+             (long) t);
     }
 
     /* with now = t, the two-digit year is t's own */
@@ -154,9 +171,54 @@ roundtrip(time_t t, time_t now)
     r = ngx_http_fireworks_parse_http_date((u_char *) buf, strlen(buf), t);
 
     if (r != t) {
-        fprintf(stderr, "rfc850 \"%s\": %ld, want %ld\n", buf, (long) r,
-                (long) t);
-        abort();
+        fail("rfc850 \"%s\": %ld, want %ld\n", buf, (long) r,
+             (long) t);
+    }
+
+    fifty_years(buf, &tm, t);
+}
+
+
+/*
+ * RFC 9110's 50-year rule at its edge: with now exactly 50 years before
+ * t, t is not "more than 50 years in the future" and stays; a second
+ * later, it names the same date a century earlier.
+ */
+
+static void
+fifty_years(const char *buf, struct tm *tm, time_t t)
+{
+    int         year;
+    time_t      now, r, want;
+    struct tm   n;
+
+    year = tm->tm_year + 1900;
+
+    if (year - 50 < 1971 || (tm->tm_mon == 1 && tm->tm_mday == 29)) {
+        return;
+    }
+
+    n = *tm;
+    n.tm_year -= 50;
+    now = timegm(&n);
+
+    r = ngx_http_fireworks_parse_http_date((u_char *) buf, strlen(buf), now);
+
+    if (r != t) {
+        fail("rfc850 \"%s\" now - 50 years: %ld, want %ld\n", buf,
+             (long) r, (long) t);
+    }
+
+    n = *tm;
+    n.tm_year -= 100;
+    want = (year - 100 >= 1970) ? timegm(&n) : NGX_ERROR;
+
+    r = ngx_http_fireworks_parse_http_date((u_char *) buf, strlen(buf),
+                                           now - 1);
+
+    if (r != want) {
+        fail("rfc850 \"%s\" now - 50 years - 1 s: %ld, want %ld\n", buf,
+             (long) r, (long) want);
     }
 }
 
@@ -176,9 +238,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (size == 29 && data[3] == ',') {
             if ((ok && ref >= 0) ? t != ref : t != NGX_ERROR) {
-                fprintf(stderr, "IMF-fixdate: %ld, reference %d %ld\n",
-                        (long) t, ok, (long) ref);
-                abort();
+                fail("IMF-fixdate: %ld, reference %d %ld\n",
+                     (long) t, ok, (long) ref);
             }
         }
 
@@ -187,7 +248,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         if (t < 0) {
-            abort();
+            fail("%ld before 1970\n", (long) t);
         }
 
         roundtrip(t, nows[i]);

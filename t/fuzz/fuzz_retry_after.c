@@ -19,8 +19,24 @@
 #include <ngx_core.h>
 
 #include <stdio.h>
+#include <stdarg.h>
 
 #include "ngx_http_fireworks_parse.h"
+
+/* the message libFuzzer's log and t/fuzz/run.sh show, then the crash */
+
+static void
+fail(const char *fmt, ...)
+{
+    va_list  args;
+
+    fprintf(stderr, "fuzz_retry_after: ");
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    abort();
+}
+
 
 
 static const time_t  nows[] = { 0, 784111777, 1767225600, 4102444800LL };
@@ -117,14 +133,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (ref_delay(p, size, 0, &ref)) {
         if (rc_ms != NGX_OK || ms != ref) {
-            fprintf(stderr, "retry-after-ms: %d %lu, reference %lu\n",
-                    (int) rc_ms, (unsigned long) ms, (unsigned long) ref);
-            abort();
+            fail("retry-after-ms: %d %lu, reference %lu\n",
+                 (int) rc_ms, (unsigned long) ms, (unsigned long) ref);
         }
 
     } else if (rc_ms != NGX_DECLINED) {
-        fprintf(stderr, "retry-after-ms: accepted, reference rejects\n");
-        abort();
+        fail("retry-after-ms: accepted, reference rejects\n");
     }
 
     for (i = 0; i < sizeof(nows) / sizeof(nows[0]); i++) {
@@ -132,14 +146,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = ngx_http_fireworks_parse_retry_after(p, size, nows[i], &ms);
 
         if (rc == NGX_OK && ms > NGX_HTTP_FIREWORKS_DELAY_CAP) {
-            abort();
+            fail("Retry-After: %lu over the cap\n", (unsigned long) ms);
         }
 
         if (ref_delay(p, size, 3, &ref)) {
             if (rc != NGX_OK || ms != ref) {
-                fprintf(stderr, "Retry-After: %d %lu, reference %lu\n",
-                        (int) rc, (unsigned long) ms, (unsigned long) ref);
-                abort();
+                fail("Retry-After: %d %lu, reference %lu\n",
+                     (int) rc, (unsigned long) ms, (unsigned long) ref);
             }
 
             continue;
@@ -162,8 +175,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (rc == NGX_DECLINED) {
             if (t != NGX_ERROR) {
-                fprintf(stderr, "Retry-After: a valid date declined\n");
-                abort();
+                fail("Retry-After: a valid date declined\n");
             }
 
             continue;
@@ -179,9 +191,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         if (ms != want) {
-            fprintf(stderr, "Retry-After date: %lu, want %lu\n",
-                    (unsigned long) ms, (unsigned long) want);
-            abort();
+            fail("Retry-After date: %lu, want %lu\n",
+                 (unsigned long) ms, (unsigned long) want);
         }
     }
 

@@ -515,6 +515,19 @@ def date_cases(rng):
         yield 'rfc850 %d' % i, rfc, now, rfc850_expect(
             y % 100, mon, day, h, mi, s, now)
 
+        # the 50-year boundary: exactly 50 years after now stays in the
+        # future, a second more is a century earlier
+        ny, nmon, nday, nh, nmi, ns, nwd = fields(now)
+        if 1970 <= ny <= 9899 and (nmon, nday) != (2, 29):
+            for d in (-1, 0, 1):
+                b = calendar.timegm((ny + 50, nmon, nday, nh, nmi, ns)) + d
+                by, bmon, bday, bh, bmi, bs, bwd = fields(b)
+                text = '%s, %02d-%s-%02d %02d:%02d:%02d GMT' % (
+                    DAYS_L[bwd], bday, MONTHS[bmon - 1], by % 100, bh, bmi,
+                    bs)
+                yield 'rfc850-50y%+d %d' % (d, i), text, now, rfc850_expect(
+                    by % 100, bmon, bday, bh, bmi, bs, now)
+
         # leap seconds, and days that may not exist
         day2 = rng.choice([28, 29, 30, 31])
         sec2 = rng.choice([59, 60, 61])

@@ -150,7 +150,7 @@ for h in $harnesses; do
     repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$OUT/$h.log" \
             | tail -1)
     echo "t/fuzz/run.sh: fuzz_$h FAILED (exit $rc); the report:" >&2
-    grep -E -A25 'ERROR: |runtime error|fuzz_json: |fuzz_retry|fuzz_http' \
+    grep -E -A25 'ERROR: |runtime error|^fuzz_\w+: ' \
         "$OUT/$h.log" | head -60 >&2 || tail -40 "$OUT/$h.log" >&2
     echo "log: $OUT/$h.log" >&2
     if [ -n "$repro" ]; then
