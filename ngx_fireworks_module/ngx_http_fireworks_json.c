@@ -63,6 +63,7 @@ static ngx_int_t ngx_http_fireworks_json_value(ngx_http_fireworks_json_t *js,
 static ngx_int_t ngx_http_fireworks_json_push(ngx_http_fireworks_json_t *js,
     ngx_uint_t object);
 static void ngx_http_fireworks_json_pop(ngx_http_fireworks_json_t *js);
+static u_char *ngx_http_fireworks_json_skip(u_char *p, u_char *last);
 static ngx_int_t ngx_http_fireworks_json_string(
     ngx_http_fireworks_json_t *js, u_char c);
 static ngx_int_t ngx_http_fireworks_json_escape(
@@ -196,16 +197,16 @@ ngx_http_fireworks_json_feed(ngx_http_fireworks_json_t *js, u_char *p,
 
         case sw_string:
 
-            /* most of a body: prompt text nobody keeps */
+            /* most of a body: prompt text nobody keeps, skipped in bulk */
 
             if (js->keep == 0 && js->high == 0) {
-                while (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-                    if (++p == last) {
-                        return NGX_AGAIN;
-                    }
+                p = ngx_http_fireworks_json_skip(p, last);
 
-                    c = *p;
+                if (p == last) {
+                    return NGX_AGAIN;
                 }
+
+                c = *p;
             }
 
             /* fall through */
@@ -395,6 +396,56 @@ ngx_http_fireworks_json_pop(ngx_http_fireworks_json_t *js)
 {
     js->depth--;
     js->state = (js->depth == 0) ? sw_done : sw_after;
+}
+
+
+/*
+ * The plain bytes of a string from p on: printable ASCII but '"' and '\',
+ * and whole valid UTF-8 sequences.  It stops at anything else, or at a
+ * sequence split by the piece's end, for ngx_http_fireworks_json_string()
+ * to take byte by byte: the same checks, a few times faster on text.
+ */
+
+static u_char *
+ngx_http_fireworks_json_skip(u_char *p, u_char *last)
+{
+    u_char  c;
+    size_t  n;
+
+    while (p < last) {
+        c = *p;
+
+        if (c >= 0x20 && c < 0x80) {
+            if (c == '"' || c == '\\') {
+                return p;
+            }
+
+            p++;
+            continue;
+        }
+
+        if (c < 0xc2 || c > 0xf4) {
+            return p;
+        }
+
+        n = (c < 0xe0) ? 2 : (c < 0xf0) ? 3 : 4;
+
+        if ((size_t) (last - p) < n
+            || (p[1] & 0xc0) != 0x80
+            || (c == 0xe0 && p[1] < 0xa0)
+            || (c == 0xed && p[1] > 0x9f)
+            || (c == 0xf0 && p[1] < 0x90)
+            || (c == 0xf4 && p[1] > 0x8f)
+            || (n > 2 && (p[2] & 0xc0) != 0x80)
+            || (n > 3 && (p[3] & 0xc0) != 0x80))
+        {
+            return p;
+        }
+
+        p += n;
+    }
+
+    return p;
 }
 
 

@@ -36,7 +36,7 @@ typedef struct {
 
     ngx_uint_t    depth;
     ngx_uint_t    state;
-    ngx_uint_t    next;                /* state after a UTF-8 or escape */
+    ngx_uint_t    next;                /* state after the string */
     size_t        len;                 /* bytes of the string being kept */
     const u_char *literal;             /* the rest of true, false, null */
     uint32_t      cp;                  /* \uXXXX being read */

@@ -353,6 +353,25 @@ FIXED = [
 ]
 
 
+# UTF-8 at its edges (RFC 3629): valid and not, in a model, in a key and
+# in text nobody keeps (which the scanner skips in bulk), whole and cut
+UTF8_EDGES = [b'\x7f', b'\xc2\x80', b'\xdf\xbf', b'\xe0\xa0\x80',
+              b'\xed\x9f\xbf', b'\xee\x80\x80', b'\xef\xbf\xbf',
+              b'\xf0\x90\x80\x80', b'\xf4\x8f\xbf\xbf',
+              b'\xc0\x80', b'\xc1\xbf', b'\xe0\x80\x80', b'\xe0\x9f\xbf',
+              b'\xed\xa0\x80', b'\xed\xbf\xbf', b'\xf0\x80\x80\x80',
+              b'\xf0\x8f\xbf\xbf', b'\xf4\x90\x80\x80', b'\xf5\x80\x80\x80',
+              b'\xff', b'\x80', b'\xc3', b'\xe4\xb8', b'\xf0\x9f\x98',
+              b'\xc3\x28', b'\xe4\x28\xad', b'\xf0\x9f\x28\x80']
+
+for seq in UTF8_EDGES:
+    FIXED.append(b'{"model":"a' + seq + b'b"}')
+    FIXED.append(b'{"k' + seq + b'":1,"model":"m"}')
+    FIXED.append(b'{"messages":[{"content":"text ' + seq + b' more"}],'
+                 b'"model":"m"}')
+    FIXED.append(b'{"content":"' + seq + b'","model":"m"}')
+
+
 def mutate(rng, b):
     b = bytearray(b)
     for _ in range(rng.choice([1, 1, 2, 3])):
