@@ -11,8 +11,6 @@
 
 static ngx_int_t ngx_http_fireworks_header_delay(ngx_list_t *headers,
     ngx_msec_t *ms);
-static ngx_int_t ngx_http_fireworks_parse_delay(u_char *p, size_t len,
-    ngx_uint_t scale, ngx_msec_t *ms);
 
 
 /*
@@ -79,7 +77,6 @@ ngx_http_fireworks_retry_after(ngx_http_request_t *sr, ngx_msec_t *ms)
 static ngx_int_t
 ngx_http_fireworks_header_delay(ngx_list_t *headers, ngx_msec_t *ms)
 {
-    time_t            date;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *ra, *ra_ms;
@@ -124,8 +121,8 @@ ngx_http_fireworks_header_delay(ngx_list_t *headers, ngx_msec_t *ms)
     }
 
     if (ra_ms != NULL
-        && ngx_http_fireworks_parse_delay(ra_ms->value.data, ra_ms->value.len,
-                                          1, ms)
+        && ngx_http_fireworks_parse_retry_after_ms(ra_ms->value.data,
+                                                   ra_ms->value.len, ms)
            == NGX_OK)
     {
         return NGX_OK;
@@ -135,103 +132,6 @@ ngx_http_fireworks_header_delay(ngx_list_t *headers, ngx_msec_t *ms)
         return NGX_DECLINED;
     }
 
-    if (ngx_http_fireworks_parse_delay(ra->value.data, ra->value.len, 1000,
-                                       ms)
-        == NGX_OK)
-    {
-        return NGX_OK;
-    }
-
-    date = ngx_parse_http_time(ra->value.data, ra->value.len);
-
-    if (date == NGX_ERROR) {
-        return NGX_DECLINED;
-    }
-
-    /* a date already past means "now" */
-
-    date -= ngx_time();
-
-    if (date <= 0) {
-        *ms = 0;
-        return NGX_OK;
-    }
-
-    if (date > NGX_HTTP_FIREWORKS_RA_LIMIT) {
-        return NGX_DECLINED;
-    }
-
-    *ms = (ngx_msec_t) date * 1000;
-
-    return NGX_OK;
-}
-
-
-/*
- * A non-negative decimal number of units (1 for milliseconds, 1000 for
- * seconds) with optional fraction, rounded up to a millisecond.  Signs,
- * exponents, garbage and values past NGX_HTTP_FIREWORKS_RA_LIMIT fail.
- */
-
-static ngx_int_t
-ngx_http_fireworks_parse_delay(u_char *p, size_t len, ngx_uint_t scale,
-    ngx_msec_t *ms)
-{
-    u_char      *last;
-    uint64_t     n, frac, div;
-    ngx_uint_t   digits;
-
-    last = p + len;
-
-    while (p < last && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
-    }
-
-    n = 0;
-    digits = 0;
-
-    while (p < last && *p >= '0' && *p <= '9') {
-        n = n * 10 + (*p++ - '0');
-
-        if (n > NGX_HTTP_FIREWORKS_RA_LIMIT) {
-            return NGX_DECLINED;
-        }
-
-        digits++;
-    }
-
-    frac = 0;
-    div = 1;
-
-    if (p < last && *p == '.') {
-        p++;
-
-        while (p < last && *p >= '0' && *p <= '9') {
-            if (div < 1000000) {
-                frac = frac * 10 + (*p - '0');
-                div *= 10;
-            }
-
-            p++;
-            digits++;
-        }
-    }
-
-    if (p != last || digits == 0) {
-        return NGX_DECLINED;
-    }
-
-    n = n * scale + (frac * scale + div - 1) / div;
-
-    if (n > (uint64_t) NGX_HTTP_FIREWORKS_RA_LIMIT * 1000) {
-        return NGX_DECLINED;
-    }
-
-    *ms = (ngx_msec_t) n;
-
-    return NGX_OK;
+    return ngx_http_fireworks_parse_retry_after(ra->value.data,
+                                                ra->value.len, ngx_time(), ms);
 }

@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_fireworks_parse.h"
+
 
 #define NGX_HTTP_FIREWORKS_MAX_TRIES        100
 #define NGX_HTTP_FIREWORKS_STATUS_MIN       300
@@ -19,9 +21,6 @@
 
 /* the longest duration a directive accepts: one day */
 #define NGX_HTTP_FIREWORKS_MAX_MSEC         86400000
-
-/* a Retry-After longer than this is garbage, not a wish (about 31 years) */
-#define NGX_HTTP_FIREWORKS_RA_LIMIT         999999999
 
 /* an attempt's own pool: its subrequest, upstream and buffers */
 #define NGX_HTTP_FIREWORKS_POOL_SIZE        8192

@@ -1,0 +1,78 @@
+
+/*
+ * Copyright (C) ngx_fireworks_module authors
+ *
+ * A strict (RFC 8259), streaming, bounded JSON scanner for request
+ * bodies: it validates the body and extracts the top-level "model" string
+ * and whether the top-level "stream" is true, and nothing else.  No
+ * allocation, constant memory, O(1) work per byte; like the parsers of
+ * ngx_http_fireworks_parse.c it calls no nginx function.
+ */
+
+
+#ifndef _NGX_HTTP_FIREWORKS_JSON_H_INCLUDED_
+#define _NGX_HTTP_FIREWORKS_JSON_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+/* the longest "model" kept, in bytes of UTF-8; a longer one is absent */
+#define NGX_HTTP_FIREWORKS_MODEL_MAX        512
+
+/* arrays and objects open at once; deeper is declined */
+#define NGX_HTTP_FIREWORKS_JSON_DEPTH       1024
+
+
+typedef struct {
+    /* results: valid once ngx_http_fireworks_json_end() says so */
+    u_char        model[NGX_HTTP_FIREWORKS_MODEL_MAX];
+    size_t        model_len;
+
+    /* private: bit d - 1 is set when container d is an object */
+    u_char        stack[NGX_HTTP_FIREWORKS_JSON_DEPTH / 8];
+    u_char        key[8];              /* a top-level key, its first bytes */
+
+    ngx_uint_t    depth;
+    ngx_uint_t    state;
+    ngx_uint_t    next;                /* state after the string */
+    size_t        len;                 /* bytes of the string being kept */
+    const u_char *literal;             /* the rest of true, false, null */
+    uint32_t      cp;                  /* \uXXXX being read */
+    uint32_t      high;                /* high surrogate awaiting its pair */
+    ngx_uint_t    hex;                 /* \uXXXX digits still to come */
+    ngx_uint_t    utf8;                /* continuation bytes still to come */
+    u_char        utf8_lo;             /* range of the next one */
+    u_char        utf8_hi;
+
+    unsigned      has_model:1;
+    unsigned      stream:1;
+
+    unsigned      keep:2;              /* the string: 1 key, 2 model */
+    unsigned      member:2;            /* top-level value: 1 model, 2 stream */
+    unsigned      bad:1;               /* the kept string can't be used */
+    unsigned      is_true:1;           /* the literal being read is true */
+} ngx_http_fireworks_json_t;
+
+
+void ngx_http_fireworks_json_init(ngx_http_fireworks_json_t *js);
+
+/*
+ * Feed [p, last).  NGX_AGAIN: wants more; NGX_OK: the whole top-level
+ * object was parsed and only whitespace follows so far; NGX_DECLINED: not
+ * a JSON object, invalid, or nested deeper than the limit (final).
+ */
+ngx_int_t ngx_http_fireworks_json_feed(ngx_http_fireworks_json_t *js,
+    u_char *p, u_char *last);
+
+/*
+ * The input ended: at the body's end (complete = 1) or at the inspection
+ * limit (complete = 0).  NGX_OK: has_model, model, model_len and stream
+ * may be used; NGX_DECLINED: they may not (and are cleared).
+ */
+ngx_int_t ngx_http_fireworks_json_end(ngx_http_fireworks_json_t *js,
+    ngx_uint_t complete);
+
+
+#endif /* _NGX_HTTP_FIREWORKS_JSON_H_INCLUDED_ */
