@@ -37,8 +37,20 @@ static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_location(ngx_http_request_t *r,
     ngx_http_request_t *sr);
+static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_fireworks_holds(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static ngx_int_t ngx_http_fireworks_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_fireworks_hold_body(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_fireworks_release(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest,
+    ngx_http_fireworks_outcome_e outcome);
+static void ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_fireworks_stream_error(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 static ngx_http_fireworks_ctx_t *ngx_http_fireworks_attempt_ctx(
     ngx_http_request_t *r);
 
@@ -91,7 +103,7 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 #if (NGX_DEBUG)
 
 static char  *ngx_http_fireworks_states[] = {
-    "body", "attempt", "discard", "backoff", "forward", "done"
+    "body", "attempt", "discard", "hold", "backoff", "forward", "done"
 };
 
 #endif
@@ -189,6 +201,7 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
 
     /* keep the body temp file open for the attempts after the first */
     r->preserve_body = 1;
+    ctx->body_read = 1;
 
     if (ngx_http_fireworks_pass_uri(r, ctx, flcf) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -199,18 +212,18 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
         ctx->args = r->args;
     }
 
-    if (flcf->deadline) {
-        ctx->deadline = ngx_current_msec + flcf->deadline;
-    }
+    ngx_http_fireworks_request_workload(r, ctx, flcf);
 
-    ctx->workload = flcf->workload;
+    if (ctx->limits.deadline) {
+        ctx->deadline = ngx_current_msec + ctx->limits.deadline;
+    }
 
     if (flcf->route != NULL && flcf->route->block != NULL) {
         ctx->route = flcf->route->block;
         ctx->shpool = flcf->route->shpool;
     }
 
-    ngx_http_fireworks_count_start(ctx);
+    ngx_http_fireworks_count_start(ctx, flcf);
 
     /* fireworks_gate all: a first attempt, too, waits for a closed gate */
 
@@ -294,7 +307,6 @@ static ngx_int_t
 ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
     ngx_msec_t                      t, left;
-    ngx_http_fireworks_loc_conf_t  *flcf;
 
     if (ngx_http_fireworks_subrequest(r, ctx) != NGX_OK) {
         return NGX_ERROR;
@@ -310,6 +322,7 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
     ctx->complete = 0;
     ctx->cut_warned = 0;
     ctx->broken = 0;
+    ctx->hold = NULL;
 
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_ATTEMPT,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
@@ -317,9 +330,7 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
     r->write_event_handler = ngx_http_fireworks_wake;
     r->read_event_handler = ngx_http_block_reading;
 
-    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
-
-    t = flcf->attempt_timeout;
+    t = ctx->limits.attempt_timeout;
 
     if (ctx->deadline) {
         left = (ngx_msec_int_t) (ctx->deadline - ngx_current_msec) > 0
@@ -496,12 +507,23 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    res = ngx_http_fireworks_result(ctx, ctx->status, 0);
     ngx_http_fireworks_count_header(ctx);
     ngx_http_fireworks_guard_answer(r->main, ctx, ctx->status);
 
     outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->status);
 
+    if (ngx_http_fireworks_holds(r, ctx, outcome)) {
+
+        /* the client's header waits for the first event: the result too */
+
+        ngx_http_fireworks_set_state(r->main, ctx, NGX_HTTP_FIREWORKS_HOLD,
+                                     NGX_HTTP_FIREWORKS_OUTCOME_NONE);
+        r->header_sent = 1;
+
+        return NGX_OK;
+    }
+
+    res = ngx_http_fireworks_result(ctx, ctx->status, 0);
     ngx_http_fireworks_count_attempt(ctx, res, 0);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
@@ -518,6 +540,49 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
 }
 
 
+/*
+ * fireworks_hold_header: a successful answer's header waits for its first
+ * body bytes (for SSE, its first event), so that a stream that breaks
+ * before them is retried like any failure.  Only where a retry could
+ * follow, and only for an answer with a body.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_holds(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_outcome_e outcome)
+{
+    ngx_http_fireworks_loc_conf_t  *flcf;
+
+    flcf = ngx_http_get_module_loc_conf(r->main, ngx_http_fireworks_module);
+
+    if (!flcf->hold_header
+        || outcome != NGX_HTTP_FIREWORKS_OUTCOME_DONE
+        || ctx->status != NGX_HTTP_OK
+        || r->main->header_only
+        || r->headers_out.content_length_n == 0
+        || ctx->attempt >= (ngx_uint_t) flcf->tries)
+    {
+        return 0;
+    }
+
+    ctx->sse = ngx_http_fireworks_is_sse(r);
+
+    ctx->hold = ngx_create_temp_buf(r->pool, flcf->hold_size);
+
+    return (ctx->hold != NULL);
+}
+
+
+static ngx_uint_t
+ngx_http_fireworks_is_sse(ngx_http_request_t *r)
+{
+    return (r->headers_out.content_type.len >= 17
+            && ngx_strncasecmp(r->headers_out.content_type.data,
+                               (u_char *) "text/event-stream", 17)
+               == 0);
+}
+
+
 static ngx_int_t
 ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome)
@@ -525,14 +590,11 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_int_t                       rc;
     ngx_connection_t               *c;
     ngx_http_request_t             *r;
-    ngx_http_fireworks_loc_conf_t  *flcf;
 
     r = sr->main;
     c = r->connection;
 
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_FORWARD, outcome);
-
-    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
     /*
      * The idle timeout starts now.  A timer already due no later than it
@@ -543,14 +605,14 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
 
     ctx->last_data = ngx_current_msec;
 
-    if (flcf->idle_timeout == 0
+    if (ctx->limits.idle_timeout == 0
         || !ctx->timer.timer_set
         || (ngx_msec_int_t) (ctx->timer.timer.key - ngx_current_msec)
-           > (ngx_msec_int_t) flcf->idle_timeout)
+           > (ngx_msec_int_t) ctx->limits.idle_timeout)
     {
         ngx_http_fireworks_arm(ctx, NULL, 0);
         ngx_http_fireworks_arm(ctx, ngx_http_fireworks_idle_handler,
-                               flcf->idle_timeout);
+                               ctx->limits.idle_timeout);
 
     } else {
         ctx->timer.handler = ngx_http_fireworks_idle_handler;
@@ -573,6 +635,8 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
     }
 
     ngx_http_fireworks_location(r, sr);
+
+    ctx->sse = ngx_http_fireworks_is_sse(r);
 
     if (ngx_http_fireworks_client_retry(r, ctx, r->headers_out.status)
         != NGX_OK)
@@ -682,6 +746,9 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         return NGX_OK;
 
+    case NGX_HTTP_FIREWORKS_HOLD:
+        return ngx_http_fireworks_hold_body(r, ctx, in);
+
     case NGX_HTTP_FIREWORKS_FORWARD:
 
         /*
@@ -703,6 +770,10 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (in) {
             ctx->last_data = ngx_current_msec;
+
+            if (ctx->sse) {
+                ngx_http_fireworks_tail(ctx, in);
+            }
         }
 
         if (ctx->complete) {
@@ -714,6 +785,236 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     default:
         return ngx_http_next_body_filter(r, in);
     }
+}
+
+
+/*
+ * A held answer's body: copied into the hold buffer and consumed, until
+ * its first bytes are there (for SSE, its first event with data), the
+ * buffer is full, or the answer ends; then the header and what was held
+ * go on.  A first event that is an error object carrying a status makes
+ * the attempt fail with that status, retried like any other.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_hold_body(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
+{
+    size_t                         n;
+    u_char                        *data, *data_end;
+    ngx_buf_t                     *b, *hold;
+    ngx_uint_t                     status;
+    ngx_chain_t                   *cl;
+    ngx_http_fireworks_result_t   *res;
+    ngx_http_fireworks_outcome_e   outcome;
+
+    hold = ctx->hold;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->last_in_chain) {
+            return ngx_http_fireworks_release(r, ctx, cl,
+                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+        }
+
+        if (!ngx_buf_in_memory(b)) {
+
+            /* held in a file already (proxy_buffering on): let it go */
+
+            if (ngx_buf_size(b)) {
+                return ngx_http_fireworks_release(r, ctx, cl,
+                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+            }
+
+            continue;
+        }
+
+        n = ngx_min((size_t) (b->last - b->pos),
+                    (size_t) (hold->end - hold->last));
+
+        hold->last = ngx_cpymem(hold->last, b->pos, n);
+        b->pos += n;
+
+        if (b->pos < b->last) {
+
+            /* fireworks_hold_size is reached: no retry any more */
+
+            return ngx_http_fireworks_release(r, ctx, cl,
+                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+        }
+    }
+
+    if (hold->last == hold->pos) {
+        return NGX_OK;
+    }
+
+    if (!ctx->sse) {
+        return ngx_http_fireworks_release(r, ctx, NULL,
+                                          NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+    }
+
+    if (ngx_http_fireworks_sse_event(hold->pos, hold->last, &data, &data_end)
+        == NULL)
+    {
+        return NGX_OK;
+    }
+
+    status = ngx_http_fireworks_sse_error(data, data_end);
+
+    if (status == 0) {
+        return ngx_http_fireworks_release(r, ctx, NULL,
+                                          NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+    }
+
+    /* an error event where the first token should be: that is the answer */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "fireworks: attempt %ui: its stream's first event is "
+                  "an error, %ui", ctx->attempt, status);
+
+    ctx->status = status;
+    res = ngx_http_fireworks_result(ctx, status, 0);
+
+    outcome = ngx_http_fireworks_decide(r->main, ctx, status);
+
+    ngx_http_fireworks_count_attempt(ctx, res, 0);
+
+    if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        return ngx_http_fireworks_release(r, ctx, NULL, outcome);
+    }
+
+    ngx_http_fireworks_set_state(r->main, ctx, NGX_HTTP_FIREWORKS_DISCARD,
+                                 NGX_HTTP_FIREWORKS_OUTCOME_NONE);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The held header goes out, then the held bytes and the rest of the
+ * chain, through the forwarding path.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_release(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest,
+    ngx_http_fireworks_outcome_e outcome)
+{
+    ngx_int_t                     rc;
+    ngx_chain_t                  *cl;
+    ngx_http_fireworks_result_t  *res;
+
+    if (outcome == NGX_HTTP_FIREWORKS_OUTCOME_DONE) {
+        res = ngx_http_fireworks_result(ctx, ctx->status, 0);
+        ngx_http_fireworks_count_attempt(ctx, res, 0);
+    }
+
+    rc = ngx_http_fireworks_forward(r, ctx, outcome);
+
+    if (rc == NGX_ERROR) {
+        return rc;
+    }
+
+    if (ctx->hold->last > ctx->hold->pos) {
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = ctx->hold;
+        cl->next = rest;
+        rest = cl;
+    }
+
+    return ngx_http_fireworks_body_filter(r, rest);
+}
+
+
+/* the last bytes that went to the client: did an event end there? */
+
+static void
+ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
+{
+    u_char      *p;
+    ngx_buf_t   *b;
+    ngx_uint_t   i;
+
+    for ( /* void */ ; in; in = in->next) {
+        b = in->buf;
+
+        if (!ngx_buf_in_memory(b)) {
+            continue;
+        }
+
+        for (p = ngx_max(b->pos, b->last - 4); p < b->last; p++) {
+            for (i = 0; i < 3; i++) {
+                ctx->tail[i] = ctx->tail[i + 1];
+            }
+
+            ctx->tail[3] = *p;
+        }
+    }
+}
+
+
+/*
+ * fireworks_stream_error: a stream the client already has, cut by the
+ * API or by the idle timeout, ends with one error event that says so and
+ * a proper end, rather than a truncation clients may take for the end.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_stream_error(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx)
+{
+    u_char       *p;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    static u_char  idle[] =
+        "data: {\"error\":{\"object\":\"error\",\"type\":\"gateway_error\","
+        "\"code\":\"stream_idle\",\"message\":\"The stream was cut: the "
+        "API sent nothing for longer than the gateway's idle timeout.\"}}"
+        "\n\n";
+
+    static u_char  broken[] =
+        "data: {\"error\":{\"object\":\"error\",\"type\":\"gateway_error\","
+        "\"code\":\"stream_broken\",\"message\":\"The stream was cut: "
+        "the API's connection broke off.\"}}\n\n";
+
+    b = ngx_create_temp_buf(r->pool, sizeof(broken) + sizeof(idle) + 2);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->last;
+
+    /* an event cut in the middle is ended first */
+
+    if (!(ctx->tail[3] == '\n' && ctx->tail[2] == '\n')
+        && !(ctx->tail[3] == '\r' && ctx->tail[2] == '\r')
+        && !(ctx->tail[3] == '\n' && ctx->tail[1] == '\n'
+             && ctx->tail[2] == '\r'))
+    {
+        *p++ = '\n';
+        *p++ = '\n';
+    }
+
+    if (ctx->cut == NGX_HTTP_FIREWORKS_CUT_IDLE) {
+        p = ngx_cpymem(p, idle, sizeof(idle) - 1);
+
+    } else {
+        p = ngx_cpymem(p, broken, sizeof(broken) - 1);
+    }
+
+    b->last = p;
+    b->last_buf = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }
 
 
@@ -853,6 +1154,16 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         }
 
         kind = ngx_http_fireworks_kind(ctx);
+
+        if (ctx->state == NGX_HTTP_FIREWORKS_HOLD
+            && ctx->cut == NGX_HTTP_FIREWORKS_CUT_NONE)
+        {
+            /* its header came, its stream broke before the first event */
+            kind = (ctx->rc == NGX_HTTP_GATEWAY_TIME_OUT)
+                   ? NGX_HTTP_FIREWORKS_KIND_TIMEOUT
+                   : NGX_HTTP_FIREWORKS_KIND_RESET;
+        }
+
         res = ngx_http_fireworks_result(ctx, status, kind);
 
         outcome = ngx_http_fireworks_decide(r, ctx, status);
@@ -1173,7 +1484,8 @@ ngx_http_fireworks_wait(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 static void
 ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t                       rc;
+    ngx_http_fireworks_loc_conf_t  *flcf;
 
     ngx_http_fireworks_arm(ctx, NULL, 0);
     ngx_http_fireworks_merge_states(r, ctx, 0);
@@ -1187,6 +1499,14 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     if (ctx->complete) {
         rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
+
+    if (flcf->stream_error && ctx->sse) {
+        rc = ngx_http_fireworks_stream_error(r, ctx);
         ngx_http_finalize_request(r, rc);
         return;
     }
@@ -1213,15 +1533,12 @@ ngx_http_fireworks_attempt_handler(ngx_event_t *ev)
     ngx_http_request_t             *r;
     ngx_http_fireworks_cut_e        cut;
     ngx_http_fireworks_ctx_t       *ctx;
-    ngx_http_fireworks_loc_conf_t  *flcf;
 
     ctx = ev->data;
     r = ctx->request;
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
-
-    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
     cut = (ctx->deadline
            && (ngx_msec_int_t) (ngx_current_msec - ctx->deadline) >= 0)
@@ -1233,18 +1550,19 @@ ngx_http_fireworks_attempt_handler(ngx_event_t *ev)
         if (cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: deadline of %Mms reached in attempt %ui",
-                          flcf->deadline, ctx->attempt);
+                          ctx->limits.deadline, ctx->attempt);
 
         } else if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD) {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: attempt %ui timed out after %Mms "
                           "while its %ui answer was discarded",
-                          ctx->attempt, flcf->attempt_timeout, ctx->status);
+                          ctx->attempt, ctx->limits.attempt_timeout,
+                          ctx->status);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: attempt %ui timed out after %Mms",
-                          ctx->attempt, flcf->attempt_timeout);
+                          ctx->attempt, ctx->limits.attempt_timeout);
         }
     }
 
@@ -1328,7 +1646,6 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
     ngx_connection_t               *c;
     ngx_http_request_t             *r;
     ngx_http_fireworks_ctx_t       *ctx;
-    ngx_http_fireworks_loc_conf_t  *flcf;
 
     ctx = ev->data;
     r = ctx->request;
@@ -1336,16 +1653,14 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
-    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
-
-    if (flcf->idle_timeout == 0 || ctx->ended) {
+    if (ctx->limits.idle_timeout == 0 || ctx->ended) {
         return;
     }
 
     idle = ngx_current_msec - ctx->last_data;
 
-    if (idle < flcf->idle_timeout) {
-        ngx_add_timer(&ctx->timer, flcf->idle_timeout - idle);
+    if (idle < ctx->limits.idle_timeout) {
+        ngx_add_timer(&ctx->timer, ctx->limits.idle_timeout - idle);
         return;
     }
 
@@ -1354,7 +1669,7 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
                        "fireworks idle: the client is slow");
 
         ctx->last_data = ngx_current_msec;
-        ngx_add_timer(&ctx->timer, flcf->idle_timeout);
+        ngx_add_timer(&ctx->timer, ctx->limits.idle_timeout);
         return;
     }
 
@@ -1367,7 +1682,7 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_WARN, c->log, 0,
                   "fireworks: no data for %Mms, response cut",
-                  flcf->idle_timeout);
+                  ctx->limits.idle_timeout);
 
     ngx_http_run_posted_requests(c);
 }
@@ -1630,7 +1945,9 @@ ngx_http_fireworks_cleanup(void *data)
     if (ctx->sr != NULL) {
         ngx_http_fireworks_merge_states(r, ctx, 0);
 
-        if (ctx->state == NGX_HTTP_FIREWORKS_ATTEMPT) {
+        if (ctx->state == NGX_HTTP_FIREWORKS_ATTEMPT
+            || ctx->state == NGX_HTTP_FIREWORKS_HOLD)
+        {
             ngx_http_fireworks_count_attempt(ctx,
                 ngx_http_fireworks_result(ctx, 0,
                                          NGX_HTTP_FIREWORKS_KIND_CLIENT_CLOSED),

@@ -9,13 +9,6 @@
 #include "ngx_http_fireworks_module.h"
 
 
-typedef struct {
-    ngx_msec_t                    attempt_timeout;
-    ngx_msec_t                    idle_timeout;
-    ngx_msec_t                    deadline;
-} ngx_http_fireworks_preset_t;
-
-
 static void *ngx_http_fireworks_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_fireworks_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf);
@@ -23,7 +16,7 @@ static char *ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_msec_t ngx_http_fireworks_merge_limit(ngx_msec_t conf,
     ngx_msec_t prev, ngx_uint_t workload, ngx_uint_t prev_workload,
-    size_t offset);
+    ngx_uint_t limit);
 static ngx_int_t ngx_http_fireworks_preconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_fireworks_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_fireworks_init_process(ngx_cycle_t *cycle);
@@ -54,6 +47,8 @@ static char *ngx_http_fireworks_num_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fireworks_msec_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fireworks_size_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_fireworks_slot_error(ngx_conf_t *cf, char *rv,
     char *what);
 static char *ngx_http_fireworks_tries_bounds(ngx_conf_t *cf, void *post,
@@ -64,7 +59,7 @@ static char *ngx_http_fireworks_msec_bounds(ngx_conf_t *cf, void *post,
 
 /* the guidance's "recommended client timeout" ranges: low end, high end */
 
-static ngx_http_fireworks_preset_t  ngx_http_fireworks_presets[] = {
+static ngx_http_fireworks_limits_t  ngx_http_fireworks_presets[] = {
     { 30000, 30000, 60000 },                  /* interactive */
     { 300000, 300000, 1800000 },              /* agentic */
     { 600000, 600000, 1800000 },              /* long_context */
@@ -166,21 +161,21 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fireworks_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fireworks_loc_conf_t, deadline),
+      offsetof(ngx_http_fireworks_loc_conf_t, limits.deadline),
       &ngx_http_fireworks_msec_post },
 
     { ngx_string("fireworks_attempt_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fireworks_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fireworks_loc_conf_t, attempt_timeout),
+      offsetof(ngx_http_fireworks_loc_conf_t, limits.attempt_timeout),
       &ngx_http_fireworks_msec_post },
 
     { ngx_string("fireworks_idle_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fireworks_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_fireworks_loc_conf_t, idle_timeout),
+      offsetof(ngx_http_fireworks_loc_conf_t, limits.idle_timeout),
       &ngx_http_fireworks_msec_post },
 
     { ngx_string("fireworks_retry_after"),
@@ -224,6 +219,41 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, client_retry),
       &ngx_http_fireworks_client_retries },
+
+    { ngx_string("fireworks_inspect_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, inspect_size),
+      NULL },
+
+    { ngx_string("fireworks_metrics_model"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, metrics_model),
+      NULL },
+
+    { ngx_string("fireworks_hold_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, hold_header),
+      NULL },
+
+    { ngx_string("fireworks_hold_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, hold_size),
+      NULL },
+
+    { ngx_string("fireworks_stream_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, stream_error),
+      NULL },
 
     { ngx_string("fireworks_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
@@ -342,6 +372,8 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
      *     conf->pass_args = NULL;
      *     conf->route_name = { 0, NULL };
      *     conf->route = NULL;
+     *     conf->workload_cv = NULL;
+     *     conf->vary_limits = 0;
      */
 
     conf->tries = NGX_CONF_UNSET;
@@ -351,9 +383,14 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
     conf->jitter = NGX_CONF_UNSET_MSEC;
     conf->jitter_full = NGX_CONF_UNSET;
     conf->workload = NGX_CONF_UNSET_UINT;
-    conf->deadline = NGX_CONF_UNSET_MSEC;
-    conf->attempt_timeout = NGX_CONF_UNSET_MSEC;
-    conf->idle_timeout = NGX_CONF_UNSET_MSEC;
+    conf->limits.deadline = NGX_CONF_UNSET_MSEC;
+    conf->limits.attempt_timeout = NGX_CONF_UNSET_MSEC;
+    conf->limits.idle_timeout = NGX_CONF_UNSET_MSEC;
+    conf->inspect_size = NGX_CONF_UNSET_SIZE;
+    conf->metrics_model = NGX_CONF_UNSET;
+    conf->hold_header = NGX_CONF_UNSET;
+    conf->hold_size = NGX_CONF_UNSET_SIZE;
+    conf->stream_error = NGX_CONF_UNSET;
     conf->retry_after = NGX_CONF_UNSET;
     conf->retry_after_max = NGX_CONF_UNSET_MSEC;
     conf->budget = NGX_CONF_UNSET_UINT;
@@ -372,6 +409,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fireworks_loc_conf_t *prev = parent;
     ngx_http_fireworks_loc_conf_t *conf = child;
 
+    ngx_uint_t                       i, vary;
     ngx_http_fireworks_main_conf_t  *fmcf;
 
     if (conf->pass == NULL) {
@@ -419,26 +457,58 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * A workload preset and the explicit limits merge level by level: at
      * each level an explicit value beats the preset of the same level, and
      * whatever a level sets beats what it inherits, so a workload named in
-     * a location overrides a limit set at server level.
+     * a location overrides a limit set at server level.  A workload given
+     * by a variable is the inherited one at configuration time; the limits
+     * that come from its preset are marked, and each request takes them
+     * from the preset of the workload the variable names.
      */
 
-    conf->attempt_timeout = ngx_http_fireworks_merge_limit(
-                  conf->attempt_timeout, prev->attempt_timeout,
-                  conf->workload, prev->workload,
-                  offsetof(ngx_http_fireworks_preset_t, attempt_timeout));
+    vary = 0;
 
-    conf->idle_timeout = ngx_http_fireworks_merge_limit(
-                  conf->idle_timeout, prev->idle_timeout,
-                  conf->workload, prev->workload,
-                  offsetof(ngx_http_fireworks_preset_t, idle_timeout));
+    if (conf->workload_cv != NULL && conf->workload == NGX_CONF_UNSET_UINT) {
 
-    conf->deadline = ngx_http_fireworks_merge_limit(
-                  conf->deadline, prev->deadline,
-                  conf->workload, prev->workload,
-                  offsetof(ngx_http_fireworks_preset_t, deadline));
+        for (i = 0; i < 3; i++) {
+            if (ngx_http_fireworks_limit(&conf->limits, i)
+                == NGX_CONF_UNSET_MSEC)
+            {
+                vary |= 1 << i;
+            }
+        }
+
+        conf->workload = (prev->workload == NGX_CONF_UNSET_UINT)
+                         ? NGX_HTTP_FIREWORKS_INTERACTIVE : prev->workload;
+
+    } else if (conf->workload == NGX_CONF_UNSET_UINT) {
+
+        conf->workload_cv = prev->workload_cv;
+
+        for (i = 0; i < 3; i++) {
+            if (ngx_http_fireworks_limit(&conf->limits, i)
+                == NGX_CONF_UNSET_MSEC)
+            {
+                vary |= prev->vary_limits & (1 << i);
+            }
+        }
+    }
+
+    conf->vary_limits = vary;
+
+    for (i = 0; i < 3; i++) {
+        ngx_http_fireworks_limit(&conf->limits, i) =
+            ngx_http_fireworks_merge_limit(
+                ngx_http_fireworks_limit(&conf->limits, i),
+                ngx_http_fireworks_limit(&prev->limits, i),
+                conf->workload, prev->workload, i);
+    }
 
     ngx_conf_merge_uint_value(conf->workload, prev->workload,
                               NGX_HTTP_FIREWORKS_INTERACTIVE);
+
+    ngx_conf_merge_size_value(conf->inspect_size, prev->inspect_size, 65536);
+    ngx_conf_merge_value(conf->metrics_model, prev->metrics_model, 0);
+    ngx_conf_merge_value(conf->hold_header, prev->hold_header, 0);
+    ngx_conf_merge_size_value(conf->hold_size, prev->hold_size, 16384);
+    ngx_conf_merge_value(conf->stream_error, prev->stream_error, 0);
 
     ngx_conf_merge_value(conf->retry_after, prev->retry_after, 1);
     ngx_conf_merge_msec_value(conf->retry_after_max, prev->retry_after_max,
@@ -478,10 +548,8 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 static ngx_msec_t
 ngx_http_fireworks_merge_limit(ngx_msec_t conf, ngx_msec_t prev,
-    ngx_uint_t workload, ngx_uint_t prev_workload, size_t offset)
+    ngx_uint_t workload, ngx_uint_t prev_workload, ngx_uint_t limit)
 {
-    ngx_http_fireworks_preset_t  *p;
-
     if (conf != NGX_CONF_UNSET_MSEC) {
         return conf;
     }
@@ -498,9 +566,65 @@ ngx_http_fireworks_merge_limit(ngx_msec_t conf, ngx_msec_t prev,
                    ? NGX_HTTP_FIREWORKS_INTERACTIVE : prev_workload;
     }
 
-    p = &ngx_http_fireworks_presets[workload];
+    return ngx_http_fireworks_limit(&ngx_http_fireworks_presets[workload],
+                                    limit);
+}
 
-    return *(ngx_msec_t *) ((u_char *) p + offset);
+
+/*
+ * The request's workload, when a variable names it: the limits that come
+ * from the preset follow it.  A value that names no workload is warned
+ * about and the location's own workload applies; an empty one silently.
+ */
+
+void
+ngx_http_fireworks_request_workload(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf)
+{
+    ngx_str_t   value;
+    ngx_uint_t  i, w;
+
+    ctx->workload = flcf->workload;
+    ctx->limits = flcf->limits;
+
+    if (flcf->workload_cv == NULL) {
+        return;
+    }
+
+    if (ngx_http_complex_value(r, flcf->workload_cv, &value) != NGX_OK) {
+        return;
+    }
+
+    for (w = 0; ngx_http_fireworks_workloads[w].len; w++) {
+        if (value.len == ngx_http_fireworks_workloads[w].len
+            && ngx_strncmp(value.data, ngx_http_fireworks_workloads[w].data,
+                           value.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (ngx_http_fireworks_workloads[w].len == 0) {
+
+        if (value.len) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "fireworks: \"%V\" is not a workload, "
+                          "\"%V\" applies", &value,
+                          &ngx_http_fireworks_workloads[flcf->workload]);
+        }
+
+        return;
+    }
+
+    ctx->workload = w;
+
+    for (i = 0; i < 3; i++) {
+        if (flcf->vary_limits & (1 << i)) {
+            ngx_http_fireworks_limit(&ctx->limits, i) =
+                ngx_http_fireworks_limit(&ngx_http_fireworks_presets[w], i);
+        }
+    }
 }
 
 
@@ -771,11 +895,16 @@ ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t   *value;
     ngx_uint_t   i;
 
-    if (flcf->workload != NGX_CONF_UNSET_UINT) {
+    if (flcf->workload != NGX_CONF_UNSET_UINT || flcf->workload_cv != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+
+    if (ngx_http_script_variables_count(&value[1])) {
+        flcf->workload_cv = ngx_http_fireworks_compile(cf, &value[1]);
+        return flcf->workload_cv ? NGX_CONF_OK : NGX_CONF_ERROR;
+    }
 
     for (i = 0; ngx_http_fireworks_workloads[i].len; i++) {
         if (value[1].len == ngx_http_fireworks_workloads[i].len
@@ -790,8 +919,8 @@ ngx_http_fireworks_workload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid value \"%V\" in \"%V\" directive, it must be "
-                       "\"interactive\", \"agentic\", \"long_context\" "
-                       "or \"batch\"", &value[1], &cmd->name);
+                       "\"interactive\", \"agentic\", \"long_context\", "
+                       "\"batch\" or a variable", &value[1], &cmd->name);
 
     return NGX_CONF_ERROR;
 }
@@ -996,6 +1125,37 @@ ngx_http_fireworks_msec_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return ngx_http_fireworks_slot_error(cf,
                                          ngx_conf_set_msec_slot(cf, cmd, conf),
                                          "time");
+}
+
+
+/* sizes: nginx's slot, bounded at 16m (a body inspected, bytes held) */
+
+static char *
+ngx_http_fireworks_size_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char       *rv;
+    size_t     *sp;
+    ngx_str_t  *value;
+
+    rv = ngx_http_fireworks_slot_error(cf,
+                                       ngx_conf_set_size_slot(cf, cmd, conf),
+                                       "size");
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    sp = (size_t *) ((u_char *) conf + cmd->offset);
+
+    if (*sp > 16 * 1024 * 1024) {
+        value = cf->args->elts;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" in \"%V\" directive, "
+                           "it must not be more than 16m",
+                           &value[1], &value[0]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -13,6 +13,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_fireworks_parse.h"
+#include "ngx_http_fireworks_json.h"
+#include "ngx_http_fireworks_sse.h"
 
 
 #define NGX_HTTP_FIREWORKS_MAX_TRIES        100
@@ -36,6 +38,9 @@
 #define NGX_HTTP_FIREWORKS_WORKLOADS        4
 #define NGX_HTTP_FIREWORKS_OUTCOMES         8
 
+/* fireworks_metrics_model: distinct models per route, then "other" */
+#define NGX_HTTP_FIREWORKS_MODELS           16
+
 
 typedef enum {
     NGX_HTTP_FIREWORKS_INTERACTIVE = 0,
@@ -49,6 +54,7 @@ typedef enum {
     NGX_HTTP_FIREWORKS_BODY = 0,      /* reading the client's body */
     NGX_HTTP_FIREWORKS_ATTEMPT,       /* an attempt runs, no header yet */
     NGX_HTTP_FIREWORKS_DISCARD,       /* its retryable answer is swallowed */
+    NGX_HTTP_FIREWORKS_HOLD,          /* its header held for a first event */
     NGX_HTTP_FIREWORKS_BACKOFF,       /* waiting for the next attempt */
     NGX_HTTP_FIREWORKS_FORWARD,       /* the answer goes to the client */
     NGX_HTTP_FIREWORKS_DONE           /* decided for good, nothing runs */
@@ -112,6 +118,19 @@ typedef enum {
 } ngx_http_fireworks_cut_e;
 
 
+/* the time limits a workload sets */
+
+typedef struct {
+    ngx_msec_t                    attempt_timeout;
+    ngx_msec_t                    idle_timeout;
+    ngx_msec_t                    deadline;
+} ngx_http_fireworks_limits_t;
+
+
+#define ngx_http_fireworks_limit(l, i)                                       \
+    (((ngx_msec_t *) (l))[i])
+
+
 /* the shared zone: one route block per route, counted by all workers */
 
 typedef struct {
@@ -153,6 +172,7 @@ struct ngx_http_fireworks_route_s {
     size_t                        len;
 
     ngx_http_fireworks_series_t  *series;      /* the first has no model */
+    ngx_uint_t                    models;      /* under the zone's lock */
 
     /* gauges, one per worker slot: a dead worker's are reset */
     ngx_atomic_t                  waiting[NGX_HTTP_FIREWORKS_SLOTS];
@@ -214,9 +234,15 @@ typedef struct {
     ngx_flag_t                    jitter_full;
 
     ngx_uint_t                    workload;
-    ngx_msec_t                    deadline;
-    ngx_msec_t                    attempt_timeout;
-    ngx_msec_t                    idle_timeout;
+    ngx_http_complex_value_t     *workload_cv; /* fireworks_workload $var */
+    ngx_uint_t                    vary_limits; /* from its preset: bits */
+    ngx_http_fireworks_limits_t   limits;
+
+    size_t                        inspect_size;
+    ngx_flag_t                    metrics_model;
+    ngx_flag_t                    hold_header;
+    size_t                        hold_size;
+    ngx_flag_t                    stream_error;
 
     ngx_flag_t                    retry_after;
     ngx_msec_t                    retry_after_max;
@@ -256,6 +282,7 @@ typedef struct {
     ngx_str_t                     uri;
     ngx_str_t                     args;
 
+    ngx_http_fireworks_limits_t   limits;      /* this request's */
     ngx_msec_t                    deadline;    /* absolute, 0: none */
     ngx_msec_t                    wait_start;
     ngx_msec_t                    waited;      /* all backoff waits */
@@ -268,10 +295,14 @@ typedef struct {
     ngx_msec_t                    attempt_start;
 
     ngx_http_fireworks_route_t   *route;       /* NULL: no zone */
+    ngx_http_fireworks_series_t  *series;      /* the route's, or a model's */
     ngx_slab_pool_t              *shpool;
     ngx_uint_t                    slot;
     ngx_uint_t                    workload;
     ngx_msec_t                    gate_wait;   /* held by the gate, in all */
+    ngx_str_t                     model;       /* the body's "model" */
+    ngx_buf_t                    *hold;        /* bytes held, HOLD */
+    u_char                        tail[4];     /* the last bytes forwarded */
 
     ngx_uint_t                    attempt;
     ngx_http_fireworks_state_e    state;
@@ -286,6 +317,10 @@ typedef struct {
     unsigned                      retrying:1;
     unsigned                      held:1;
     unsigned                      broken:1;    /* an answer that is no HTTP */
+    unsigned                      body_read:1;
+    unsigned                      inspected:1; /* the body was looked at */
+    unsigned                      stream:1;    /* "stream": true */
+    unsigned                      sse:1;       /* text/event-stream */
 } ngx_http_fireworks_ctx_t;
 
 
@@ -299,6 +334,10 @@ ngx_int_t ngx_http_fireworks_retry_after(ngx_http_request_t *sr,
     ngx_msec_t *ms);
 
 ngx_int_t ngx_http_fireworks_add_variables(ngx_conf_t *cf);
+void ngx_http_fireworks_request_workload(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
+void ngx_http_fireworks_inspect(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 
 char *ngx_http_fireworks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_fireworks_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -309,7 +348,8 @@ ngx_int_t ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle);
 void ngx_http_fireworks_zone_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_fireworks_log_handler(ngx_http_request_t *r);
 
-void ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx);
+void ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_loc_conf_t *flcf);
 void ngx_http_fireworks_count_attempt(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_result_t *res, ngx_uint_t retry);
 void ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx);

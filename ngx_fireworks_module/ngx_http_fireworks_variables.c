@@ -19,6 +19,10 @@ static ngx_int_t ngx_http_fireworks_backoff_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_fireworks_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fireworks_body_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fireworks_workload_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
@@ -51,6 +55,18 @@ static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
 
     { ngx_string("fireworks_outcome"), NULL,
       ngx_http_fireworks_outcome_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_workload"), NULL,
+      ngx_http_fireworks_workload_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_model"), NULL,
+      ngx_http_fireworks_body_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_stream"), NULL,
+      ngx_http_fireworks_body_variable, 1,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -235,6 +251,69 @@ ngx_http_fireworks_outcome_variable(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
     v->data = ngx_http_fireworks_outcomes[ctx->outcome].data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $fireworks_model (data 0) and $fireworks_stream (data 1), from the
+ * request body: empty when absent, when the body is no JSON, or before
+ * the body has been read.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_body_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_fireworks_inspect(r, ctx);
+
+    if (data == 0) {
+        v->len = ctx->model.len;
+        v->data = ctx->model.len ? ctx->model.data : (u_char *) "";
+
+    } else {
+        v->len = ctx->stream ? 1 : 0;
+        v->data = (u_char *) "1";
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $fireworks_workload: the workload whose limits the request has */
+
+static ngx_int_t
+ngx_http_fireworks_workload_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL || !ctx->body_read) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_fireworks_workloads[ctx->workload].len;
+    v->data = ngx_http_fireworks_workloads[ctx->workload].data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }

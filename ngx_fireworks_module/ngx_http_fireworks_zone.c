@@ -33,10 +33,14 @@ static ngx_http_fireworks_route_t *ngx_http_fireworks_route_block(
     ngx_http_fireworks_zone_t *zone, ngx_str_t *name, ngx_log_t *log);
 static ngx_http_fireworks_series_t *ngx_http_fireworks_series_alloc(
     ngx_slab_pool_t *shpool, u_char *model, size_t len);
-static void ngx_http_fireworks_zone_full(ngx_http_fireworks_zone_t *zone,
+static ngx_http_fireworks_series_t *ngx_http_fireworks_model_series(
+    ngx_http_fireworks_ctx_t *ctx);
+static ngx_http_fireworks_series_t *ngx_http_fireworks_find_series(
+    ngx_http_fireworks_route_t *route, ngx_str_t *model);
+static void ngx_http_fireworks_zone_full(ngx_http_fireworks_shctx_t *sh,
     ngx_log_t *log);
-static void ngx_http_fireworks_code_add(ngx_http_fireworks_code_t *codes,
-    ngx_uint_t key);
+static void ngx_http_fireworks_code_add(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_code_t *codes, ngx_uint_t key);
 static void ngx_http_fireworks_observe(ngx_http_fireworks_hist_t *h,
     ngx_msec_t *bounds, ngx_msec_t ms);
 
@@ -345,7 +349,7 @@ full:
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ngx_http_fireworks_zone_full(zone, log);
+    ngx_http_fireworks_zone_full(zone->sh, log);
 
     return NULL;
 }
@@ -371,10 +375,87 @@ ngx_http_fireworks_series_alloc(ngx_slab_pool_t *shpool, u_char *model,
 }
 
 
-static void
-ngx_http_fireworks_zone_full(ngx_http_fireworks_zone_t *zone, ngx_log_t *log)
+/*
+ * The series of the request's model: found without the lock (a series is
+ * linked only when whole, and never unlinked), added under it.  A route
+ * has room for NGX_HTTP_FIREWORKS_MODELS models; the others count as
+ * "other": the model comes from the client, the labels stay bounded.
+ */
+
+static ngx_http_fireworks_series_t *
+ngx_http_fireworks_model_series(ngx_http_fireworks_ctx_t *ctx)
 {
-    if (ngx_atomic_fetch_add(&zone->sh->zone_full, 1) == 0) {
+    ngx_str_t                     other = ngx_string("other");
+    ngx_str_t                    *model;
+    ngx_http_fireworks_route_t   *route;
+    ngx_http_fireworks_series_t  *s;
+
+    route = ctx->route;
+    model = &ctx->model;
+
+    s = ngx_http_fireworks_find_series(route, model);
+
+    if (s != NULL) {
+        return s;
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    if (route->models >= NGX_HTTP_FIREWORKS_MODELS) {
+        model = &other;
+    }
+
+    s = ngx_http_fireworks_find_series(route, model);
+
+    if (s == NULL) {
+        s = ngx_http_fireworks_series_alloc(ctx->shpool, model->data,
+                                            model->len);
+
+        if (s != NULL) {
+            if (model != &other) {
+                route->models++;
+            }
+
+            s->next = route->series->next;
+            ngx_memory_barrier();
+            route->series->next = s;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (s == NULL) {
+        ngx_http_fireworks_zone_full(ctx->shpool->data,
+                                     ctx->request->connection->log);
+        return route->series;
+    }
+
+    return s;
+}
+
+
+static ngx_http_fireworks_series_t *
+ngx_http_fireworks_find_series(ngx_http_fireworks_route_t *route,
+    ngx_str_t *model)
+{
+    ngx_http_fireworks_series_t  *s;
+
+    for (s = route->series->next; s; s = s->next) {
+        if (s->model_len == model->len
+            && ngx_strncmp(s->model, model->data, model->len) == 0)
+        {
+            return s;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_fireworks_zone_full(ngx_http_fireworks_shctx_t *sh, ngx_log_t *log)
+{
+    if (ngx_atomic_fetch_add(&sh->zone_full, 1) == 0) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "fireworks: the zone is full, some series are not "
                       "counted; counted in fireworks_zone_full_total");
@@ -484,13 +565,23 @@ ngx_http_fireworks_zone_exit_process(ngx_cycle_t *cycle)
 /* counting, from the request flow: nothing without a zone */
 
 void
-ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx)
+ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_loc_conf_t *flcf)
 {
     if (ctx->route == NULL || ctx->in_flight) {
         return;
     }
 
     ctx->slot = ngx_http_fireworks_slot;
+    ctx->series = ctx->route->series;
+
+    if (flcf->metrics_model) {
+        ngx_http_fireworks_inspect(ctx->request, ctx);
+
+        if (ctx->model.len) {
+            ctx->series = ngx_http_fireworks_model_series(ctx);
+        }
+    }
 
     if (ngx_http_fireworks_gauge_add(ctx, ctx->route->in_flight, 1)
         == NGX_OK)
@@ -513,10 +604,10 @@ ngx_http_fireworks_count_attempt(ngx_http_fireworks_ctx_t *ctx,
         return;
     }
 
-    s = ctx->route->series;
+    s = ctx->series;
     key = res->kind ? 1000 + res->kind : res->status;
 
-    ngx_http_fireworks_code_add(retry ? s->retries : s->attempts, key);
+    ngx_http_fireworks_code_add(ctx, retry ? s->retries : s->attempts, key);
 }
 
 
@@ -527,7 +618,7 @@ ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx)
         return;
     }
 
-    ngx_http_fireworks_observe(&ctx->route->series->header,
+    ngx_http_fireworks_observe(&ctx->series->header,
                                ngx_http_fireworks_header_bounds,
                                ngx_current_msec - ctx->attempt_start);
 }
@@ -541,7 +632,7 @@ ngx_http_fireworks_count_retry_after(ngx_http_fireworks_ctx_t *ctx,
         return;
     }
 
-    (void) ngx_atomic_fetch_add(&ctx->route->series->retry_after[action], 1);
+    (void) ngx_atomic_fetch_add(&ctx->series->retry_after[action], 1);
 }
 
 
@@ -555,7 +646,7 @@ ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,
         return;
     }
 
-    (void) ngx_atomic_fetch_add(&ctx->route->series->backoff, waited);
+    (void) ngx_atomic_fetch_add(&ctx->series->backoff, waited);
 
     ngx_http_fireworks_guard_release(ctx, 0);
 }
@@ -591,7 +682,7 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
 
     ngx_http_fireworks_guard_release(ctx, 1);
 
-    s = ctx->route->series;
+    s = ctx->series;
     workload = ctx->workload;
 
     (void) ngx_atomic_fetch_add(&s->requests[workload][ctx->outcome], 1);
@@ -603,7 +694,7 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
     }
 
     if (status >= 100 && status < 600) {
-        ngx_http_fireworks_code_add(s->responses, status);
+        ngx_http_fireworks_code_add(ctx, s->responses, status);
     }
 
     ms = (ngx_msec_t) ((ngx_time() - r->start_sec) * 1000
@@ -651,12 +742,13 @@ ngx_http_fireworks_gauge_sum(ngx_atomic_t *gauge)
 
 /*
  * A status or kind's counter: its slot in the table, taken with a compare
- * and set the first time, then only added to.  A full table counts the
- * zone as full.
+ * and set the first time, then only added to.  A full table counts in
+ * fireworks_zone_full_total.
  */
 
 static void
-ngx_http_fireworks_code_add(ngx_http_fireworks_code_t *codes, ngx_uint_t key)
+ngx_http_fireworks_code_add(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_code_t *codes, ngx_uint_t key)
 {
     ngx_uint_t  i, n;
 
@@ -679,6 +771,9 @@ ngx_http_fireworks_code_add(ngx_http_fireworks_code_t *codes, ngx_uint_t key)
 
         i = (i + 1) % NGX_HTTP_FIREWORKS_CODES;
     }
+
+    ngx_http_fireworks_zone_full(ctx->shpool->data,
+                                 ctx->request->connection->log);
 }
 
 

@@ -31,6 +31,8 @@
 //                       as fast as the client takes it
 //   koi                 200, text/plain in KOI8-R ("Привет, мир")
 //   garbage             a response that is not HTTP, then the close
+//   sseerr;status=S     200 text/event-stream whose first event is an
+//                       error object carrying status S, then the end
 // Options of any status step: gzip=1 (the body gzipped, Content-Encoding),
 // hdr=Name:Value|Name:Value (extra response headers).
 //
@@ -106,6 +108,7 @@ function stream(req, res, step, id, m, end) {
   const ms = parseInt(step.ms || '50', 10);
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
                        'x-request-id': id });
+  res.flushHeaders();
   let i = 0;
   const tick = () => {
     if (res.destroyed) return;
@@ -160,6 +163,12 @@ function answer(req, res, step, body, id) {
       res.end();
     };
     more();
+    return;
+  }
+  if (k === 'sseerr') {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'x-request-id': id });
+    res.end('data: {"error":{"object":"error","type":"rate_limit_error","code":'
+            + (step.status || '429') + ',"message":"Rate limit exceeded"}}\n\n');
     return;
   }
   if (k === 'garbage') { req.socket.end('HELLO, I AM NOT HTTP\r\n\r\n'); return; }
