@@ -4,7 +4,13 @@
 # ./build.sh test         build, then run the test suite (prove -r t/)
 # ./build.sh demo [--serve]  see the gateway at work (demo/demo.sh)
 # ./build.sh bench        run bench/ and write docs/benchmarks.md (minutes)
-# NGINX_SRC=/path ./build.sh   build against another nginx source tree
+#
+# Environment:
+#   NGINX_SRC=DIR         an nginx source tree to build against, a release
+#                         tarball's (./configure) or a git tree's
+#                         (auto/configure)
+#   NGX_EXTRA_CC_OPT=...  more compiler flags for the module's build
+#   NGX_EXTRA_LD_OPT=...  more linker flags for the module's build
 #
 set -euo pipefail
 
@@ -13,6 +19,21 @@ BUILD=$ROOT/build
 MODULE=ngx_http_fireworks_module
 
 log() { printf '==> %s\n' "$*" >&2; }
+
+# A release tarball has ./configure at its top; a git tree has the same
+# script as auto/configure.  Either runs from the tree's top directory.
+
+configure_script() {
+    if [ -f "$1/configure" ]; then
+        echo ./configure
+    elif [ -f "$1/auto/configure" ]; then
+        echo auto/configure
+    else
+        echo "build.sh: $1: no ./configure or auto/configure:" \
+            "not an nginx source tree" >&2
+        exit 1
+    fi
+}
 
 # Debian packages the build and the tests need; installed when missing.
 BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
@@ -40,9 +61,10 @@ install_pkgs() {
 }
 
 build() {
-    local src flags=() cc_opt
+    local src flags=() cc_opt ld_opt=() script
     cc_opt="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security"
-    cc_opt="$cc_opt -fPIC -D_FORTIFY_SOURCE=2"
+    cc_opt="$cc_opt -fPIC -D_FORTIFY_SOURCE=2 ${NGX_EXTRA_CC_OPT:-}"
+    [ -z "${NGX_EXTRA_LD_OPT:-}" ] || ld_opt=("--with-ld-opt=$NGX_EXTRA_LD_OPT")
 
     if [ -n "${NGINX_SRC:-}" ]; then
         src=$(cd "$NGINX_SRC" && pwd)
@@ -63,6 +85,7 @@ build() {
         objs=$BUILD/objs
     fi
 
+    script=$(configure_script "$src")
     log "configure $(sed -n 's/#define NGINX_VERSION *"\(.*\)"/\1/p' \
         "$src/src/core/nginx.h") in $objs"
     mkdir -p "$objs"
@@ -79,7 +102,7 @@ build() {
             bobjs=$link${objs#"$ROOT"} ;;
     esac
 
-    (cd "$src" && ./configure "${flags[@]}" --with-cc-opt="$cc_opt" \
+    (cd "$src" && "$script" "${flags[@]}" --with-cc-opt="$cc_opt" "${ld_opt[@]}" \
         --builddir="$bobjs" --add-dynamic-module="$root" \
         >"$objs/configure.log" 2>&1) \
         || { tail -30 "$objs/configure.log"; [ -z "$link" ] || rm -f "$link"; exit 1; }
