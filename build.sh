@@ -10,6 +10,7 @@
 #                            nginx from source, the module against it, run
 #                            the suite; print a table and write it into
 #                            docs/deploy.md (tens of minutes)
+# ./build.sh deb             build/libnginx-mod-http-fireworks_<v>_<arch>.deb
 # ./build.sh demo [--serve]  see the gateway at work (demo/demo.sh)
 # ./build.sh bench           run bench/ and write docs/benchmarks.md (minutes)
 #
@@ -54,6 +55,8 @@ BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
 TEST_PKGS="curl procps openssl"
 # the benchmarks' tools and peers; the test suite smoke-runs the benchmarks
 BENCH_PKGS="wrk haproxy libnginx-mod-http-lua gnuplot-nox util-linux"
+# ./build.sh deb, and t/20-deb.t which runs it
+DEB_PKGS="debhelper dpkg-dev lintian"
 
 install_pkgs() {
     local missing=() p
@@ -638,6 +641,61 @@ compat() {
 }
 
 
+# ./build.sh deb: build/libnginx-mod-http-fireworks_<version>-1_<arch>.deb,
+# built as Debian builds its nginx module packages: debhelper with the
+# nginx sequence of nginx-dev (dh_nginx, the nginx_mod build system), from
+# pkg/debian/ copied into a build tree with the module's sources.  The
+# version is the VERSION file's.  lintian must report no error.
+
+deb() {
+    local version work tree arch deb rc=0 date
+    local stray=/usr/share/nginx/src/Makefile had_stray=0
+    install_pkgs $BUILD_PKGS $DEB_PKGS
+    version=$(tr -d ' \n' <"$ROOT/VERSION")
+    [[ $version =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || die "VERSION: \"$version\""
+    work=$BUILD/deb
+    tree=$work/libnginx-mod-http-fireworks-$version
+    rm -rf "$work" "$BUILD"/libnginx-mod-http-fireworks_*.deb
+    mkdir -p "$tree/docs"
+    cp -a "$ROOT/config" "$ROOT/VERSION" "$ROOT/README.md" \
+        "$ROOT/ngx_fireworks_module" "$tree/"
+    cp -a "$ROOT/docs/directives.md" "$tree/docs/"
+    cp -a "$ROOT/pkg/debian" "$tree/debian"
+
+    # the changelog: one entry for VERSION, dated by the last commit
+    date=$(git -C "$ROOT" log -1 --format=%cD 2>/dev/null || date -R)
+    {
+        echo "libnginx-mod-http-fireworks ($version-1) unstable; urgency=medium"
+        echo
+        echo "  * ngx_http_fireworks_module $version, built from" \
+            "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "a checkout")."
+        echo
+        echo " -- $(sed -n 's/^Maintainer: //p' "$tree/debian/control")  $date"
+    } >"$tree/debian/changelog"
+
+    # the nginx_mod build system runs nginx-dev's configure in
+    # /usr/share/nginx/src, which leaves a Makefile there: removed after
+    [ ! -e "$stray" ] || had_stray=1
+    log "dpkg-buildpackage in $tree"
+    (cd "$tree" && dpkg-buildpackage -b -uc -us) >"$work/build.log" 2>&1 || rc=$?
+    [ $had_stray = 1 ] || rm -f "$stray"
+    if [ $rc != 0 ]; then
+        tail -40 "$work/build.log" >&2
+        die "dpkg-buildpackage failed: $work/build.log"
+    fi
+
+    arch=$(dpkg --print-architecture)
+    deb=libnginx-mod-http-fireworks_$version-1_$arch.deb
+    [ -f "$work/$deb" ] || die "no $work/$deb"
+    cp "$work/$deb" "$BUILD/$deb"
+
+    log "lintian $deb"
+    lintian --fail-on error --display-info "$BUILD/$deb" | tee "$work/lintian.log" \
+        || die "lintian reports errors: $work/lintian.log"
+    log "built $BUILD/$deb"
+}
+
+
 CMD=${1:-build}
 case "$CMD" in
     build) build ;;
@@ -653,6 +711,7 @@ case "$CMD" in
     compat)
         shift
         compat "$@" ;;
+    deb) deb ;;
     demo)
         [ -f "$BUILD/$MODULE.so" ] || build
         install_pkgs curl
@@ -668,6 +727,6 @@ case "$CMD" in
         cd "$ROOT"
         unlink_broot
         exec perl bench/run.pl "$@" ;;
-    *) echo "usage: $0 [build|test [--sanitize]|compat [version...]|demo [--serve]|bench]" >&2
+    *) echo "usage: $0 [build|test [--sanitize]|compat [version...]|deb|demo [--serve]|bench]" >&2
        exit 2 ;;
 esac
