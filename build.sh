@@ -77,19 +77,24 @@ install_pkgs() {
         --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# nginx's configure makes object names by replacing ".c" and ".S" in the
-# module's paths ("/tmp/tmp.Sx1/..." breaks): the module is configured
-# through a symlink whose path has no dot when the checkout's has one
+# nginx's configure makes object names by replacing ".c" and ".S" in
+# paths, its build directory's among them ("/tmp/tmp.Sx1/..." breaks):
+# such a path is used through a symlink in /tmp named after it, made
+# again on each run and left there, since the Makefiles refer to it
 
-BROOT=$ROOT
-case "$ROOT" in
-    *.c* | *.S*)
-        BROOT=$(mktemp -u /tmp/ngx-fireworks-XXXXXXXX | tr -d .)
-        ln -s "$ROOT" "$BROOT"
-        trap 'unlink_broot' EXIT ;;
-esac
+dotfree() {
+    case "$1" in
+        *.c* | *.S*) ;;
+        *) echo "$1"; return ;;
+    esac
+    local link
+    link=/tmp/ngx-fireworks-$(printf '%s' "$1" | cksum | tr ' ' '-')
+    mkdir -p "$1"
+    [ "$(readlink "$link" 2>/dev/null)" = "$1" ] || ln -sfn "$1" "$link"
+    echo "$link"
+}
 
-unlink_broot() { [ "$BROOT" = "$ROOT" ] || rm -f "$BROOT"; }
+BROOT=$(dotfree "$ROOT")
 
 
 # Source trees
@@ -208,7 +213,7 @@ nginx_configure() {
     shift 2
     script=$(configure_script "$src")
     mkdir -p "$objs"
-    if ! (cd "$src" && "$script" "$@" --builddir="$objs" \
+    if ! (cd "$src" && "$script" "$@" --builddir="$(dotfree "$objs")" \
             >"$objs/configure.log" 2>&1); then
         tail -30 "$objs/configure.log" >&2
         return 1
@@ -296,6 +301,7 @@ build_nginx() {
 
     if [ $rc = 0 ]; then
         log "make nginx ($key)"
+        dotfree "$dir/objs" >/dev/null
         (cd "$src" && make -f "$dir/objs/Makefile" -j"$(nproc)" binary) \
             >"$dir/make.log" 2>&1 || { tail -40 "$dir/make.log" >&2; rc=1; }
     fi
@@ -327,6 +333,7 @@ build_module() {
     fi
 
     log "make modules"
+    dotfree "$objs" >/dev/null
     (cd "$src" && make -s -f "$objs/Makefile" -j"$(nproc)" modules) \
         || return 1
 }
@@ -717,7 +724,6 @@ case "$CMD" in
         install_pkgs curl
         command -v node >/dev/null || install_pkgs nodejs
         shift
-        unlink_broot
         exec "$ROOT/demo/demo.sh" "$@" ;;
     bench)
         build
@@ -725,7 +731,6 @@ case "$CMD" in
         command -v node >/dev/null || install_pkgs nodejs
         shift
         cd "$ROOT"
-        unlink_broot
         exec perl bench/run.pl "$@" ;;
     *) echo "usage: $0 [build|test [--sanitize]|compat [version...]|deb|demo [--serve]|bench]" >&2
        exit 2 ;;
