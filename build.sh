@@ -77,14 +77,16 @@ install_pkgs() {
         --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# nginx's configure makes object names by replacing ".c" and ".S" in
-# paths, its build directory's among them ("/tmp/tmp.Sx1/..." breaks):
-# such a path is used through a symlink in /tmp named after it, made
-# again on each run and left there, since the Makefiles refer to it
+# nginx's configure names a dynamic module's objects by replacing ".c",
+# then ".S", in a list that holds the build directory's path once the
+# first is done: a build directory with ".S" in its path ("/tmp/tmp.Sx1/")
+# breaks the build.  Such a path is used through a symlink in /tmp named
+# after it, made again on each run and left there, since the Makefiles
+# refer to it.
 
 dotfree() {
     case "$1" in
-        *.c* | *.S*) ;;
+        *.S*) ;;
         *) echo "$1"; return ;;
     esac
     local link
@@ -284,7 +286,8 @@ build_nginx() {
     local src=$1 key=$2 dir lock stamp rc=0
     shift 2
     dir=$CACHE/nginx/$key
-    stamp=$(printf '%s\n' "$src" "$(src_version "$src")" "$@")
+    stamp=$(printf '%s\n' "$src" "$(src_version "$src")" \
+        "$(dotfree "$dir/objs")" "$@")
     mkdir -p "$dir"
     exec {lock}>"$dir/.lock"
     flock "$lock"
@@ -319,8 +322,8 @@ build_nginx() {
 build_module() {
     local src=$1 objs=$2 stamp
     shift 2
-    stamp=$(printf '%s\n' "$src" "$(src_version "$src")" "$@" \
-        "$(cksum <"$ROOT/config")")
+    stamp=$(printf '%s\n' "$src" "$(src_version "$src")" "$(dotfree "$objs")" \
+        "$@" "$(cksum <"$ROOT/config")")
 
     if [ ! -f "$objs/Makefile" ] \
        || [ "$(cat "$objs/stamp" 2>/dev/null)" != "$stamp" ]
