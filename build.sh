@@ -52,7 +52,8 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the build and the tests need; installed when missing.
 BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
-TEST_PKGS="curl procps openssl"
+# prometheus: promtool and a server that scrapes t/30-metrics.t's gateway
+TEST_PKGS="curl procps openssl prometheus"
 # the benchmarks' tools and peers; the test suite smoke-runs the benchmarks
 BENCH_PKGS="wrk haproxy libnginx-mod-http-lua gnuplot-nox util-linux"
 # ./build.sh deb, and t/20-deb.t which runs it

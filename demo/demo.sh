@@ -13,7 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODULE=$ROOT/build/ngx_http_fireworks_module.so
+MODULE=${TEST_NGINX_MODULE:-$ROOT/build/ngx_http_fireworks_module.so}
 NGINX=${TEST_NGINX_BINARY:-$(command -v nginx || echo /usr/sbin/nginx)}
 SERVE=0
 [ "${1:-}" = "--serve" ] && SERVE=1

@@ -410,6 +410,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fireworks_loc_conf_t *conf = child;
 
     ngx_uint_t                       i, vary;
+    ngx_http_core_loc_conf_t        *clcf;
     ngx_http_fireworks_main_conf_t  *fmcf;
 
     if (conf->pass == NULL) {
@@ -417,10 +418,27 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->pass_args = prev->pass_args;
         conf->route = prev->route;
 
-    } else if (conf->pass != prev->pass
-               && ngx_http_fireworks_route_conf(cf, conf) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
+    } else if (conf->pass != prev->pass) {
+
+        /*
+         * A proxy_pass (or any content handler) set after fireworks_pass
+         * in the same location would silently take its place: no retry
+         * would ever happen.  Controllers' location snippets do that.
+         */
+
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (clcf->handler != ngx_http_fireworks_handler) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"fireworks_pass\" and another content "
+                               "handler (such as \"proxy_pass\") in the "
+                               "location \"%V\"", &clcf->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_fireworks_route_conf(cf, conf) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     ngx_conf_merge_value(conf->tries, prev->tries, 5);

@@ -72,7 +72,16 @@ is($r->{statuses}{200}, 10000, '10,000 retried requests succeed')
     or diag explain $r;
 my $growth = $rss1 - $rss0;
 diag("worker RSS ${rss0} KB -> ${rss1} KB over 10,000 retried requests");
-cmp_ok($growth, '<', 4096, "worker memory does not grow ($growth KB)");
+
+# AddressSanitizer's quarantine keeps what is freed: memory is measured
+# with nginx's own allocator only (./build.sh test --sanitize sets it)
+
+my $sanitized = $ENV{TEST_NGINX_SANITIZE};
+
+SKIP: {
+    skip 'memory under a sanitizer', 1 if $sanitized;
+    cmp_ok($growth, '<', 4096, "worker memory does not grow ($growth KB)");
+}
 
 # 100 requests waiting 3 s in backoff; an unrelated request is answered
 # at once by the same (only) worker
@@ -117,8 +126,12 @@ my $rss_a = hold('a-', '429;ra=4,200');
 my $rss_b = hold('b-', '503,503,503,503,429;ra=4,200');
 diag("$n requests waiting: worker RSS $rss_a KB after attempt 1, "
     . "$rss_b KB after attempt 5");
-cmp_ok($rss_b - $rss_a, '<', 1536,
-    'waiting after attempt 5 holds what waiting after attempt 1 does');
+
+SKIP: {
+    skip 'memory under a sanitizer', 1 if $sanitized;
+    cmp_ok($rss_b - $rss_a, '<', 1536,
+        'waiting after attempt 5 holds what waiting after attempt 1 does');
+}
 
 $t->finish;
 done_testing;

@@ -93,6 +93,8 @@ my @bad = (
     ['fireworks_gate maybe;', qr/invalid value "maybe" in "fireworks_gate" directive, it must be "off", "on" or "all"/],
     ['fireworks_client_retry never;', qr/invalid value "never" in "fireworks_client_retry" directive, it must be "off", "on" or "auto"/],
     ['fireworks_route;', qr/invalid number of arguments in "fireworks_route"/],
+    ['proxy_pass http://127.0.0.1:1;',
+        qr/"fireworks_pass" and another content handler \(such as "proxy_pass"\) in the location "\/v1\/"/],
 );
 
 for my $case (@bad) {

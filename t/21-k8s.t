@@ -26,9 +26,9 @@
 #
 # Also, what the recipes warn about: the same directives as a location
 # snippet (nginx.org/location-snippets, a SnippetsFilter's
-# http.server.location) land before the generated proxy_pass, which takes
-# the location's content handler over: nginx -t passes and the request
-# goes to the Service once, the 503 unretried.
+# http.server.location) land before the generated proxy_pass, which would
+# take the location's content handler over and leave every request
+# unretried: nginx -t refuses it, naming both.
 #
 # The YAML files are read with CPAN::Meta::YAML (core Perl), which drops
 # comment lines in block scalars; nginx would ignore them.
@@ -152,6 +152,13 @@ sub run_conf {
     spew("$c.conf", $conf);
     my $port = $o{port};
     my $cmd = "$t->{binary} -p $d/ -c $d/$c.conf -e $d/error.log";
+
+    if ($o{refused}) {
+        my $out = `$t->{binary} -p $d/ -c $d/$c.conf -e $d/$c-error.log -t 2>&1`;
+        isnt($? >> 8, 0, "$name: nginx -t fails");
+        like($out, $o{refused}, "$name: nginx -t says why");
+        return;
+    }
 
     my $out = `$cmd -t 2>&1`;
     is($? >> 8, 0, "$name: nginx -t") or diag $out;
@@ -300,7 +307,7 @@ run_conf('nginx-ingress', nic_conf());
         paths => ['/inference/v1/'], upstream => $api, server => $internal,
         location => "fireworks_pass /_fireworks\$uri;\n"
             . "fireworks_workload interactive;"),
-        unretried => 1);
+        refused => qr/"fireworks_pass" and another content handler/);
 }
 
 
@@ -455,7 +462,7 @@ run_conf('gateway-fabric', ngf_conf());
             upstream => $api,
             location => "fireworks_pass /_fireworks\$uri;\n"
                 . "fireworks_workload interactive;\n"),
-        unretried => 1);
+        refused => qr/"fireworks_pass" and another content handler/);
 }
 
 $t->finish;
