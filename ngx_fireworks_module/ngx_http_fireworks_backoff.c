@@ -56,8 +56,9 @@ ngx_http_fireworks_jitter(ngx_http_fireworks_loc_conf_t *flcf)
 /*
  * The wait the attempt's answer asks for: "retry-after-ms" first, as the
  * OpenAI SDKs read it, then "Retry-After" in delta-seconds (decimals
- * accepted) or as an HTTP-date.  NGX_DECLINED when there is none or it
- * cannot be trusted: the computed backoff applies then.
+ * accepted) or as an HTTP-date.  NGX_DECLINED when there is none,
+ * NGX_ERROR when there is one that cannot be read: the computed backoff
+ * applies then.
  */
 
 ngx_int_t
@@ -128,10 +129,15 @@ ngx_http_fireworks_header_delay(ngx_list_t *headers, ngx_msec_t *ms)
         return NGX_OK;
     }
 
-    if (ra == NULL) {
-        return NGX_DECLINED;
+    if (ra != NULL
+        && ngx_http_fireworks_parse_retry_after(ra->value.data, ra->value.len,
+                                                ngx_time(), ms)
+           == NGX_OK)
+    {
+        return NGX_OK;
     }
 
-    return ngx_http_fireworks_parse_retry_after(ra->value.data,
-                                                ra->value.len, ngx_time(), ms);
+    /* a hint that cannot be read is told from none: it is counted */
+
+    return (ra != NULL || ra_ms != NULL) ? NGX_ERROR : NGX_DECLINED;
 }

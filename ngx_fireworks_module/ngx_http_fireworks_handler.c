@@ -1240,6 +1240,11 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     if (flcf->retry_after) {
         rc = ngx_http_fireworks_retry_after(ctx->sr, &ra);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_fireworks_count_retry_after(ctx,
+                                                 NGX_HTTP_FIREWORKS_RA_IGNORED);
+        }
     }
 
     if (rc == NGX_OK) {

@@ -94,6 +94,11 @@ EOF
         }
         location /k/client/ { fireworks_pass /_fireworks/x; $kind }
 
+        location /ra/ {
+            fireworks_pass /_fireworks/x;
+            fireworks_route ra;
+        }
+
         location = /plain {
             return 200 "plain\\n";
         }
@@ -196,6 +201,20 @@ is($m->{'fireworks_requests_total{route="/k/client/",workload="interactive",'
     . 'outcome="client_closed"}'}, 1, 'its request: outcome client_closed');
 is($m->{'fireworks_responses_total{route="/k/client/",code="499"}'}, 1,
     'its request: 499');
+
+# Retry-After hints: honoured, over the max (the answer goes out), ignored
+
+$t->http(uri => '/ra/x', body => $body, script => '503;ra=0,200', id => 'ra1');
+$t->http(uri => '/ra/x', body => $body, script => '429;ra=999', id => 'ra2');
+$t->http(uri => '/ra/x', body => $body, script => '503;ra=soon,200',
+    id => 'ra3');
+($r, $m) = metrics();
+for my $a ('honoured', 'over_max', 'ignored') {
+    is($m->{"fireworks_retry_after_total{route=\"ra\",action=\"$a\"}"}, 1,
+        "retry-after $a counted");
+}
+is($m->{'fireworks_requests_total{route="ra",workload="interactive",'
+    . 'outcome="retry_after"}'}, 1, 'over the max: outcome retry_after');
 
 # a known mix, sent over separate connections to 2 workers
 
