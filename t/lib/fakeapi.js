@@ -36,10 +36,12 @@
 // Options of any status step: gzip=1 (the body gzipped, Content-Encoding),
 // hdr=Name:Value|Name:Value (extra response headers).
 //
-// Control: GET /_attempts?id=X (JSON list of recorded attempts),
+// Control: GET /_attempts?id=X (JSON list of recorded attempts;
+// ?prefix=P: those of every id that starts with P),
 // GET /_health.  Each attempt records its arrival time, method, URL,
 // headers, body length and SHA-256, and the client's port (the same port
-// means the same keep-alive connection).
+// means the same keep-alive connection); once its answer is over, what
+// the stand-in sent of the answer's body: resp_len and resp_sha256.
 'use strict';
 
 const http = require('http');
@@ -225,7 +227,12 @@ function answer(req, res, step, body, id) {
 function control(req, res, url) {
   if (url.pathname === '/_health') { res.writeHead(200); res.end('ok'); return; }
   const id = url.searchParams.get('id') || '';
-  const list = attempts.get(id) || [];
+  const prefix = url.searchParams.get('prefix');
+  let list = attempts.get(id) || [];
+  if (prefix !== null) {
+    list = [];
+    for (const [k, v] of attempts) if (k.startsWith(prefix)) list.push(...v);
+  }
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify(list));
 }
@@ -252,6 +259,29 @@ const server = http.createServer((req, res) => {
                   peer_port: req.socket.remotePort };
     if (!attempts.has(id)) attempts.set(id, []);
     attempts.get(id).push(rec);
+
+    // what the answer's body is, as sent: whole, cut or none
+    const sent = crypto.createHash('sha256');
+    let sentLen = 0;
+    const write = res.write.bind(res);
+    const end = res.end.bind(res);
+    const count = (d) => {
+      if (d && typeof d !== 'function') {
+        const b = Buffer.isBuffer(d) ? d : Buffer.from(d);
+        sent.update(b);
+        sentLen += b.length;
+      }
+    };
+    res.write = (d, ...a) => { count(d); return write(d, ...a); };
+    res.end = (d, ...a) => { count(d); return end(d, ...a); };
+    const done = () => {
+      if (rec.resp_sha256 === undefined) {
+        rec.resp_len = sentLen;
+        rec.resp_sha256 = sent.digest('hex');
+      }
+    };
+    res.on('finish', done);
+    res.on('close', done);
     if (logFile) fs.appendFileSync(logFile, JSON.stringify(rec) + '\n');
     answer(req, res, step, Buffer.concat(chunks).toString(), id);
   });
