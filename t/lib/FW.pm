@@ -91,7 +91,7 @@ sub read_file_abs {
     return $content;
 }
 
-sub wait_port_of { wait_port($_[0]) }
+sub wait_port_of { wait_port(@_) }
 
 # The nginx.conf template: %%GLOBALS%% (module, pid, error_log, user),
 # %%HTTP_GLOBALS%% (access log and temp paths), %%PORT_NAME%% (a free
