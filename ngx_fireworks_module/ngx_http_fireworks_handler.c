@@ -1678,9 +1678,17 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_fireworks_cut(r, ctx, NGX_HTTP_FIREWORKS_CUT_IDLE)
-        != NGX_OK)
-    {
+    switch (ngx_http_fireworks_cut(r, ctx, NGX_HTTP_FIREWORKS_CUT_IDLE)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_AGAIN:
+        /* a file read in progress: look again soon */
+        ngx_add_timer(&ctx->timer, 100);
+        return;
+
+    default:
         /* nothing to cut: no upstream feeds the answer */
         return;
     }
@@ -1718,7 +1726,9 @@ ngx_http_fireworks_arm(ngx_http_fireworks_ctx_t *ctx,
  * client went away (its cleanup handler: resolver, connection, peer),
  * then finalizes the attempt as timed out, which the post_subrequest
  * handler records.  Nothing of the upstream's event handling runs in
- * between.  NGX_AGAIN when the attempt has no upstream to end yet.
+ * between.  NGX_AGAIN when the attempt cannot be ended yet (no upstream
+ * yet, a file read in progress), NGX_DECLINED when there is nothing to
+ * end.
  */
 
 static ngx_int_t
@@ -1737,9 +1747,15 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     u = sr->upstream;
 
-    if (u == NULL || u->cleanup == NULL || *u->cleanup == NULL
-        || r->main->blocked || sr->aio)
-    {
+    if (u == NULL || u->cleanup == NULL || *u->cleanup == NULL) {
+
+        /* before its header an attempt may get an upstream yet */
+
+        return (ctx->state == NGX_HTTP_FIREWORKS_FORWARD) ? NGX_DECLINED
+                                                          : NGX_AGAIN;
+    }
+
+    if (r->main->blocked || sr->aio) {
         return NGX_AGAIN;
     }
 

@@ -266,7 +266,8 @@ const server = http.createServer((req, res) => {
     const write = res.write.bind(res);
     const end = res.end.bind(res);
     const count = (d) => {
-      if (d && typeof d !== 'function') {
+      // a slow answer may still be written after its client has gone
+      if (rec.resp_sha256 === undefined && d && typeof d !== 'function') {
         const b = Buffer.isBuffer(d) ? d : Buffer.from(d);
         sent.update(b);
         sentLen += b.length;
