@@ -82,11 +82,11 @@ static ngx_int_t ngx_http_fireworks_json_fail(ngx_http_fireworks_json_t *js);
 void
 ngx_http_fireworks_json_init(ngx_http_fireworks_json_t *js)
 {
-    /* the 512 bytes of model need no clearing: model_len guards them */
+    /* the model's bytes need no clearing: model_len guards them */
 
-    ngx_memzero((u_char *) js + NGX_HTTP_FIREWORKS_MODEL_MAX,
-                sizeof(ngx_http_fireworks_json_t)
-                - NGX_HTTP_FIREWORKS_MODEL_MAX);
+    ngx_memzero(&js->model_len, sizeof(ngx_http_fireworks_json_t)
+                                - offsetof(ngx_http_fireworks_json_t,
+                                           model_len));
 
     js->state = sw_start;
 }

@@ -140,6 +140,17 @@ scan(const u_char *data, size_t size, ngx_uint_t complete, uint64_t step,
 
     } while (off < size && rc != NGX_DECLINED);
 
+    /* NGX_DECLINED is final, whatever comes after */
+
+    if (rc == NGX_DECLINED
+        && (ngx_http_fireworks_json_feed(&js, one, one) != NGX_DECLINED
+            || ngx_http_fireworks_json_feed(&js, (u_char *) " {}",
+                                            (u_char *) " {}" + 3)
+               != NGX_DECLINED))
+    {
+        fail("feeding after NGX_DECLINED", data, size, complete);
+    }
+
     res->feed = rc;
     res->end = ngx_http_fireworks_json_end(&js, complete);
     res->has_model = js.has_model;
