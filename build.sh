@@ -11,6 +11,7 @@
 #                            the suite; print a table and write it into
 #                            docs/deploy.md (tens of minutes)
 # ./build.sh deb             build/libnginx-mod-http-fireworks_<v>_<arch>.deb
+# ./build.sh fuzz [seconds]  run each libFuzzer harness of t/fuzz/ (60 s each)
 # ./build.sh demo [--serve]  see the gateway at work (demo/demo.sh)
 # ./build.sh bench           run bench/ and write docs/benchmarks.md (minutes)
 #
@@ -58,6 +59,9 @@ TEST_PKGS="curl procps openssl prometheus"
 BENCH_PKGS="wrk haproxy libnginx-mod-http-lua gnuplot-nox util-linux"
 # ./build.sh deb, and t/20-deb.t which runs it
 DEB_PKGS="debhelper dpkg-dev lintian"
+# libFuzzer (clang's runtime) and symbolized traces: ./build.sh fuzz, and
+# t/17-parsers.t, which runs each fuzzer briefly
+FUZZ_PKGS="clang libclang-rt-14-dev llvm python3"
 
 install_pkgs() {
     local missing=() p
@@ -396,7 +400,7 @@ build_pair() {
 # Tests
 
 prepare_tests() {
-    install_pkgs $TEST_PKGS $BENCH_PKGS
+    install_pkgs $TEST_PKGS $BENCH_PKGS $FUZZ_PKGS
     command -v node >/dev/null || install_pkgs nodejs
     # the real clients of t/13-sdk.t, pinned by t/sdk/package-lock.json
     if [ ! -d "$ROOT/t/sdk/node_modules" ] || \
@@ -723,6 +727,10 @@ case "$CMD" in
         shift
         compat "$@" ;;
     deb) deb ;;
+    fuzz)
+        build
+        install_pkgs $FUZZ_PKGS
+        exec "$ROOT/t/fuzz/run.sh" "${2:-60}" ;;
     demo)
         [ -f "$BUILD/$MODULE.so" ] || build
         install_pkgs curl
@@ -736,6 +744,6 @@ case "$CMD" in
         shift
         cd "$ROOT"
         exec perl bench/run.pl "$@" ;;
-    *) echo "usage: $0 [build|test [--sanitize]|compat [version...]|deb|demo [--serve]|bench]" >&2
+    *) echo "usage: $0 [build|test [--sanitize]|compat [version...]|deb|fuzz [seconds]|demo [--serve]|bench]" >&2
        exit 2 ;;
 esac
