@@ -331,7 +331,13 @@ ngx_http_fireworks_json_skip(u_char *p, u_char *last, ngx_uint_t depth)
         }
     }
 
-    /* a number or a literal */
+    /*
+     * a number or a literal: at least one byte, or a closing bracket of
+     * the wrong kind, as in {"a":{]}, would be skipped as an empty value
+     * again and again, and the container's loop would never end
+     */
+
+    s = p;
 
     while (p < last && *p != ',' && *p != '}' && *p != ']'
            && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
@@ -339,5 +345,5 @@ ngx_http_fireworks_json_skip(u_char *p, u_char *last, ngx_uint_t depth)
         p++;
     }
 
-    return p;
+    return (p == s) ? NULL : p;
 }

@@ -35,7 +35,7 @@ my $driver = "$dir/driver";
 my @incs = map { "-I$_" } $OBJS, "$NGX/src/core", "$NGX/src/event",
     "$NGX/src/event/modules", "$NGX/src/os/unix", $SRC;
 my @srcs = ("$ROOT/t/fuzz/driver.c", "$SRC/ngx_http_fireworks_parse.c",
-    "$SRC/ngx_http_fireworks_json.c");
+    "$SRC/ngx_http_fireworks_json.c", "$SRC/ngx_http_fireworks_sse.c");
 
 # with the sanitizers when the compiler has them
 
@@ -232,6 +232,58 @@ for my $i (0 .. $#cases) {
         "$what \"$show\"" . ($what eq 'ram' ? '' : " now $now"));
 }
 
+# --- the first SSE event and its error status (fireworks_hold_header) --------
+
+# [held bytes, expected "END DATA STATUS"]; the data is the first data
+# line's value, its status that of an {"error": {"code"|"status": N}}
+
+# one event "data: JSON\n\n": its end, its data's offsets, the status
+
+sub ev {
+    my ($json, $status) = @_;
+    my $n = 6 + length $json;
+    return ["data: $json\n\n", "@{[$n + 2]} 6-$n $status"];
+}
+
+my @sse = (
+    ["data: {\"a\":1}\n\n", '15 6-13 0'],
+    ["data: {\"a\":1}\n", '- - 0'],
+    ["data: {\"a\":1}\r\n\r\n", '17 6-13 0'],
+    ["data: {\"a\":1}\r\r", '- - 0'],
+    ["data: {\"a\":1}\r\rx", '15 6-13 0'],
+    [": keep-alive\n\nevent: x\n\ndata:x\n\n", '32 29-30 0'],
+    ["event: e\ndata: a\ndata: b\n\n", '26 15-16 0'],
+    ev('{"error":{"code":429}}', 429),
+    ev('{"error":{"message":"busy","status":"503"}}', 503),
+    ev('{"error":{"code":4290}}', 0),
+    ev('{"error":{"code":99}}', 0),
+    ev('{"error":{"code":600}}', 0),
+    ev('{"error":{"code":"42"}}', 0),
+    ev('{"x":{"error":{"code":500}}}', 0),
+    ev('{"a":[1,{"b":"}"}],"error":{"code":502}}', 502),
+    ev('{"a":"\\"","error":{"code":502}}', 502),
+    # mismatched or unclosed brackets are no answer, and never a hang
+    ev('{"a":{]}', 0),
+    ev('{"a":[}],"error":{"code":429}}', 0),
+    ev('{"error":{"x":[}],"code":503}}', 0),
+    ev('{"error":{"x":{]},"code":503}}', 0),
+    ev('{"a":[[[[', 0),
+    ev('{"a":[,:,]', 0),
+    # nesting: 32 levels are read, more are not
+    ev('{"a":' . ('[' x 32) . (']' x 32) . ',"error":{"code":429}}', 429),
+    ev('{"a":' . ('[' x 33) . (']' x 33) . ',"error":{"code":429}}', 0),
+    ev('{"a":' . ('[' x 3000) . ',"error":{"code":429}}', 0),
+);
+
+@got = run_driver(join('', map { 'sse ' . unpack('H*', $_->[0]) . "\n" }
+    @sse));
+
+for my $i (0 .. $#sse) {
+    (my $show = $sse[$i][0]) =~ s/([^ -~])/sprintf('\\x%02x', ord $1)/ge;
+    $show = substr($show, 0, 60) . '...' if length $show > 64;
+    is($got[$i], $sse[$i][1], "sse \"$show\"");
+}
+
 # --- JSON and dates against Python -------------------------------------------
 
 SKIP: {
@@ -274,7 +326,8 @@ sub run_driver {
     binmode $fh;
     print $fh $input;
     close $fh;
-    my @out = `$driver < $dir/in`;
+    # a parser that loops forever fails here, not the whole run
+    my @out = `timeout 60 $driver < $dir/in`;
     chomp @out;
     return @out;
 }

@@ -93,6 +93,17 @@ is($r->{status}, 200, 'error event 400: the stream as sent');
 like($r->{body}, qr/"code":400/, 'error event 400: the event reaches the client');
 is(scalar @{$t->attempts('sse400')}, 1, 'error event 400: no retry');
 
+# a first event whose JSON is broken (mismatched brackets) is no error:
+# it goes out as sent, and the worker is free for the next request
+
+$r = $t->http(uri => '/hold/x', body => $body, script => 'ssebad',
+    id => 'ssebad', timeout => 10);
+is($r->{status}, 200, 'broken first event: 200');
+is($r->{body}, 'data: {"error":{"detail":{]},"code":503}}' . "\n\n"
+    . 'data: {"a":[}]}' . "\n\n", 'broken first event: as sent');
+ok($r->{complete}, 'broken first event: a clean stream');
+is(scalar @{$t->attempts('ssebad')}, 1, 'broken first event: no retry');
+
 # an answer that is no stream is held until its first bytes
 
 $r = $t->http(uri => '/hold/x', body => '{"model":"m"}', script => '200',

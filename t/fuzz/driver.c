@@ -9,6 +9,9 @@
  *   ra NOW HEX              OK MS | DECLINED   (Retry-After)
  *   ram HEX                 OK MS | DECLINED   (retry-after-ms)
  *   date NOW HEX            T | ERROR          (HTTP-date)
+ *   sse HEX                 END DATA STATUS    (ngx_http_fireworks_sse.c)
+ *       -> the first event's end and its data's "start-end" as offsets
+ *          ("-" while none), and the status of that data's error object
  *   json LIMIT LEN N S1..SN, then LEN raw bytes
  *       -> FEED END MODEL STREAM: the last feed's and the end's codes,
  *          the model in hex or "-", and 0 or 1.  LIMIT -1: the whole
@@ -24,6 +27,7 @@
 
 #include "ngx_http_fireworks_parse.h"
 #include "ngx_http_fireworks_json.h"
+#include "ngx_http_fireworks_sse.h"
 
 
 static const char *
@@ -150,6 +154,24 @@ json_case(char *line)
 }
 
 
+static void
+sse_case(u_char *buf, size_t n)
+{
+    u_char  *end, *data, *data_end;
+
+    end = ngx_http_fireworks_sse_event(buf, buf + n, &data, &data_end);
+
+    if (end == NULL) {
+        printf("- - 0\n");
+        return;
+    }
+
+    printf("%zu %zu-%zu %lu\n", (size_t) (end - buf), (size_t) (data - buf),
+           (size_t) (data_end - buf),
+           (unsigned long) ngx_http_fireworks_sse_error(data, data_end));
+}
+
+
 int
 main(void)
 {
@@ -198,6 +220,13 @@ main(void)
             } else {
                 printf("%s\n", rc_name(rc));
             }
+
+        } else if (strncmp(line, "sse ", 4) == 0) {
+            (void) sscanf(line + 4, "%8191s", hex);
+
+            buf = unhex(hex, &n);
+            sse_case(buf, n);
+            free(buf);
 
         } else if (strncmp(line, "date ", 5) == 0
                    && sscanf(line, "date %ld %8191s", &now, hex) >= 1)

@@ -6,7 +6,7 @@
 # address,undefined) into build/fuzz/ and runs each for the given seconds
 # (default 60) on a fresh copy of its seed corpus, t/fuzz/corpus/NAME/;
 # 0 seconds only builds.
-# Harnesses: retry_after, http_date, json (default: all three).
+# Harnesses: retry_after, http_date, json, sse (default: all four).
 #
 # Exits non-zero when a harness fails to build or finds a crash, a
 # sanitizer report, a broken invariant or a timeout, and prints the
@@ -29,10 +29,10 @@ NGX=${FW_NGX_SRC:-/usr/share/nginx/src}
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-harnesses=${*:-retry_after http_date json}
+harnesses=${*:-retry_after http_date json sse}
 
 case "$secs" in
-    ''|*[!0-9]*) echo "usage: $0 [seconds] [retry_after|http_date|json...]" >&2
+    ''|*[!0-9]*) echo "usage: $0 [seconds] [retry_after|http_date|json|sse...]" >&2
                  exit 2 ;;
 esac
 
@@ -90,6 +90,7 @@ declare -A srcs=(
     [retry_after]=$SRC/ngx_http_fireworks_parse.c
     [http_date]=$SRC/ngx_http_fireworks_parse.c
     [json]=$SRC/ngx_http_fireworks_json.c
+    [sse]=$SRC/ngx_http_fireworks_sse.c
 )
 
 for h in $harnesses; do

@@ -33,6 +33,9 @@
 //   garbage             a response that is not HTTP, then the close
 //   sseerr;status=S     200 text/event-stream whose first event is an
 //                       error object carrying status S, then the end
+//   ssebad              200 text/event-stream whose first event's data is
+//                       broken JSON ({"error":{"detail":{]},...}), then
+//                       one more event and the end
 // Options of any status step: gzip=1 (the body gzipped, Content-Encoding),
 // hdr=Name:Value|Name:Value (extra response headers).
 //
@@ -171,6 +174,11 @@ function answer(req, res, step, body, id) {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'x-request-id': id });
     res.end('data: {"error":{"object":"error","type":"rate_limit_error","code":'
             + (step.status || '429') + ',"message":"Rate limit exceeded"}}\n\n');
+    return;
+  }
+  if (k === 'ssebad') {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'x-request-id': id });
+    res.end('data: {"error":{"detail":{]},"code":503}}\n\ndata: {"a":[}]}\n\n');
     return;
   }
   if (k === 'garbage') { req.socket.end('HELLO, I AM NOT HTTP\r\n\r\n'); return; }
