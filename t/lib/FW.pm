@@ -27,6 +27,7 @@ use Socket qw/SOL_SOCKET SO_LINGER SO_RCVBUF PF_INET SOCK_STREAM
 use Test::More;
 use Time::HiRes qw/time sleep/;
 use Ports qw/free_port wait_port/;
+use Files;
 
 our @EXPORT_OK = qw/http http_raw http_slow dechunk json/;
 
@@ -69,21 +70,16 @@ sub port {
 sub api_port { $_[0]->port('api') }
 sub nginx_port { $_[0]->port('nginx') }
 
+# NAME is relative to the test's directory; reading a missing file gives ''
+
 sub write_file {
     my ($self, $name, $content) = @_;
-    open my $fh, '>', "$self->{dir}/$name" or die "$name: $!\n";
-    binmode $fh;
-    print $fh $content;
-    close $fh;
+    Files::write_file("$self->{dir}/$name", $content);
 }
 
 sub read_file {
     my ($self, $name) = @_;
-    open my $fh, '<', "$self->{dir}/$name" or return '';
-    local $/;
-    my $content = <$fh>;
-    close $fh;
-    return $content;
+    return Files::read_file("$self->{dir}/$name", '');
 }
 
 # The nginx.conf template: %%GLOBALS%% (module, pid, error_log, user),
