@@ -34,47 +34,24 @@ my @variants = Peers::variants();
 
 $bench->wrk(url => $urls->{$_}, d => 1) for @variants;
 
-my %runs;
-
-for my $round (1 .. $o{rounds}) {
-    my @order = map { $variants[($_ + $round) % @variants] } 0 .. $#variants;
-
-    for my $v (@order) {
-        my $pid = Peers::server_pid($bench, $v);
-        my $cpu0 = Bench::cpu_ticks($pid);
-        my $r = $bench->wrk(url => $urls->{$v}, d => $o{seconds}, c => $o{c});
-        my $cpu = Bench::cpu_ticks($pid) - $cpu0;
-
-        die "$v: no requests\n" unless $r->{n};
-        die "$v: $r->{errors} errors\n" if $r->{errors} || $r->{socket_errors};
-
-        $r->{cpu_us} = $cpu * 10000 / $r->{n};
-        push @{$runs{$v}}, $r;
-        printf STDERR "round %d %-8s %9.0f req/s %6.1f us/req CPU\n",
-            $round, $v, $r->{rps}, $r->{cpu_us};
-    }
-}
+my $runs = Bench::rounds($o{rounds}, \@variants, sub {
+    my ($v, $round) = @_;
+    my $r = $bench->wrk(url => $urls->{$v}, d => $o{seconds}, c => $o{c},
+        cpu => Peers::server_pid($bench, $v));
+    printf STDERR "round %d %-8s %9.0f req/s %6.1f us/req CPU\n",
+        $round, $v, $r->{rps}, $r->{cpu_us};
+    return $r;
+});
 
 # Ratios are paired: each round's variant against that round's proxy_pass,
 # then the median of those; the machine's drift between rounds cancels.
 
 my %med;
 for my $v (@variants) {
-    for my $k (qw/rps cpu_us p50 p99/) {
-        $med{$v}{$k} = median(map { $_->{$k} } @{$runs{$v}});
-    }
-    for my $k (qw/rps cpu_us/) {
-        $med{$v}{"${k}_ratio"} = median(map {
-            $runs{$v}[$_]{$k} / $runs{proxy}[$_]{$k} } 0 .. $o{rounds} - 1);
-    }
+    $med{$v}{$_} = Bench::median_of($runs, $v, $_) for qw/rps cpu_us p50 p99/;
+    $med{$v}{"${_}_ratio"} = Bench::paired_ratio($runs, $v, 'proxy', $_)
+        for qw/rps cpu_us/;
 }
-
-my %label = (
-    proxy => 'plain `proxy_pass`',
-    fw => '`fireworks_pass`',
-    lua => 'Lua retry loop (`ngx.location.capture`)',
-    haproxy => 'HAProxy 2.6 `retry-on`',
-);
 
 my $md = "## 1. Success-path overhead, and the peers\n\n"
     . "POST of a 130-byte chat completion request, answered 200 at once by"
@@ -88,7 +65,7 @@ my $md = "## 1. Success-path overhead, and the peers\n\n"
 $md .= Bench::table(
     ['variant', 'req/s', 'ratio to proxy_pass', 'CPU µs/request',
      'CPU ratio', 'p50 ms', 'p99 ms'],
-    map { [ $label{$_}, fmt($med{$_}{rps}, 0),
+    map { [ $Peers::LABEL{$_}, fmt($med{$_}{rps}, 0),
             fmt($med{$_}{rps_ratio}, 3),
             fmt($med{$_}{cpu_us}, 1),
             fmt($med{$_}{cpu_us_ratio}, 3),
@@ -96,7 +73,7 @@ $md .= Bench::table(
 
 # per-round ratios show how much of the spread is the machine
 
-my @pairs = map { ratio($runs{fw}[$_]{rps}, $runs{proxy}[$_]{rps}) }
+my @pairs = map { ratio($runs->{fw}[$_]{rps}, $runs->{proxy}[$_]{rps}) }
     0 .. $o{rounds} - 1;
 $md .= "\nfireworks_pass / proxy_pass throughput, round by round: "
     . join(', ', @pairs) . ".\n";
@@ -105,7 +82,7 @@ $md .= "\nfireworks_pass / proxy_pass throughput, round by round: "
 
 my $dat = '';
 for my $i (0 .. $o{rounds} - 1) {
-    $dat .= join(' ', $i + 1, map { $runs{$_}[$i]{rps} } @variants) . "\n";
+    $dat .= join(' ', $i + 1, map { $runs->{$_}[$i]{rps} } @variants) . "\n";
 }
 $bench->write_file("$o{out}/overhead.dat", "# round " . join(' ', @variants)
     . "\n$dat");
@@ -141,42 +118,32 @@ sub trim {
     my $urls = Peers::start($bench, gateway => 'gwt', env => $env);
     my $pid = $bench->nginx_worker($bench->dir . '/gwt');
     my $rounds = $o{rounds} < 5 ? $o{rounds} : 5;
-    my %r;
 
     $bench->wrk(url => $urls->{$_}, d => 1) for qw/proxy fw/;
 
-    for my $round (1 .. $rounds) {
-        for my $v ($round % 2 ? qw/proxy fw/ : qw/fw proxy/) {
-            my $cpu0 = Bench::cpu_ticks($pid);
-            my $w = $bench->wrk(url => $urls->{$v}, d => $o{seconds},
-                c => $o{c});
-            die "$v: errors\n" if $w->{errors} || $w->{socket_errors};
-            push @{$r{$v}{rps}}, $w->{rps};
-            push @{$r{$v}{cpu}},
-                (Bench::cpu_ticks($pid) - $cpu0) * 10000 / $w->{n};
-            printf STDERR "trim off, round %d %-6s %9.0f req/s\n",
-                $round, $v, $w->{rps};
-        }
-    }
+    my $runs = Bench::rounds($rounds, [qw/proxy fw/], sub {
+        my ($v, $round) = @_;
+        my $r = $bench->wrk(url => $urls->{$v}, d => $o{seconds}, c => $o{c},
+            cpu => $pid);
+        printf STDERR "trim off, round %d %-6s %9.0f req/s\n",
+            $round, $v, $r->{rps};
+        return $r;
+    });
 
-    my %m = map { my $v = $_;
-        $v => { rps => median(@{$r{$v}{rps}}), cpu => median(@{$r{$v}{cpu}}) }
-    } qw/proxy fw/;
-    my $rr = median(map { $r{fw}{rps}[$_] / $r{proxy}{rps}[$_] }
-        0 .. $rounds - 1);
-    my $cr = median(map { $r{fw}{cpu}[$_] / $r{proxy}{cpu}[$_] }
-        0 .. $rounds - 1);
+    my $row = sub {
+        my ($v) = @_;
+        return [ $Peers::LABEL{$v}, fmt(Bench::median_of($runs, $v, 'rps'), 0),
+            fmt(Bench::paired_ratio($runs, $v, 'proxy', 'rps'), 3),
+            fmt(Bench::median_of($runs, $v, 'cpu_us'), 1),
+            fmt(Bench::paired_ratio($runs, $v, 'proxy', 'cpu_us'), 3) ];
+    };
 
     return "\n### The same pair with glibc's heap trimming off\n\n"
         . "A second gateway, identical but started with `$env`, so that"
         . " freed memory is never returned to the kernel (brk) between"
         . " requests; $rounds rounds alternating, medians, paired ratios.\n\n"
         . Bench::table(['variant', 'req/s', 'ratio to proxy_pass',
-            'CPU µs/request', 'CPU ratio'],
-            [ 'plain `proxy_pass`', fmt($m{proxy}{rps}, 0), '1.000',
-              fmt($m{proxy}{cpu}, 1), '1.000' ],
-            [ '`fireworks_pass`', fmt($m{fw}{rps}, 0), fmt($rr, 3),
-              fmt($m{fw}{cpu}, 1), fmt($cr, 3) ]);
+            'CPU µs/request', 'CPU ratio'], $row->('proxy'), $row->('fw'));
 }
 
 # perf samples of the gateway worker per 1000 requests, by function
@@ -195,8 +162,7 @@ sub profile {
             '-p', $pid, '-o', $data, '--', 'sleep', '4.5');
         sleep 0.2;
         my $r = $bench->wrk(url => $urls->{$v}, d => 4, c => $o{c});
-        waitpid($perf, 0);
-        @{$bench->{procs}} = grep { $_ != $perf } @{$bench->{procs}};
+        $bench->reap($perf);
         return '' unless -s $data;
 
         $n{$v} = $r->{n};

@@ -13,6 +13,8 @@ use strict;
 use FindBin;
 use File::Temp qw/tempdir/;
 use Test::More;
+use lib "$FindBin::Bin/lib";
+use Files qw/read_file/;
 
 my $root = "$FindBin::Bin/..";
 
@@ -29,8 +31,8 @@ my $out = tempdir('fireworks-bench-smoke-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $log = `perl $root/bench/run.pl --smoke --out $out 2>&1`;
 is($?, 0, 'bench/run.pl --smoke ran every benchmark') or diag $log;
 
-open my $fh, '<', "$out/benchmarks.md" or BAIL_OUT("no benchmarks.md");
-my $md = do { local $/; <$fh> };
+my $md = read_file("$out/benchmarks.md", undef);
+BAIL_OUT("no benchmarks.md") unless defined $md;
 
 like($md, qr/^## The machine and the method/m, 'machine section');
 like($md, qr/^## 1\. Success-path overhead/m, 'overhead section');
