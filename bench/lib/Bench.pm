@@ -15,6 +15,7 @@ use strict;
 use Exporter qw/import/;
 use File::Temp qw/tempdir/;
 use File::Basename qw/dirname/;
+use Cwd ();
 use JSON::PP;
 use Time::HiRes qw/sleep/;
 
@@ -24,7 +25,8 @@ use Files;
 
 our @EXPORT = qw/median pct ratio fmt have/;
 
-my $ROOT = dirname(dirname(dirname(__FILE__)));
+my $ROOT = dirname(dirname(dirname(Cwd::abs_path(__FILE__))));
+my @ALL;
 
 # the fast upstream's answer: a real chat completion's shape and size
 
@@ -62,6 +64,7 @@ sub new {
         CLEANUP => !$ENV{BENCH_LEAVE});
     chmod 0755, $self->{dir};
 
+    push @ALL, $self;
     return $self;
 }
 
@@ -130,12 +133,13 @@ sub preamble {
 }
 
 # A whole nginx.conf: the preamble (options as above) and an http block
-# whose content is HTTP.
+# whose content is HTTP, then access_log (off unless given: after HTTP,
+# so that it may name a log_format defined there).
 
 sub nginx_conf {
     my (%o) = @_;
-    return preamble(%o) . "http {\n    access_log "
-        . ($o{access_log} || 'off') . ";\n$o{http}}\n";
+    return preamble(%o) . "http {\n$o{http}\n    access_log "
+        . ($o{access_log} || 'off') . ";\n}\n";
 }
 
 # The fast upstream: an nginx on the second CPU answering every request
@@ -238,11 +242,16 @@ sub nginx {
     push @{$self->{nginx_prefixes}}, $prefix;
     wait_port($self->port($o{port} || $name))
         or die "nginx $name does not listen\n";
+    $self->{masters}{$prefix} = $self->master_pid($prefix);
     return $prefix;
 }
 
+# the master's pid: read once it listens, and kept, so that it can be
+# stopped when its directory is gone
+
 sub master_pid {
     my ($self, $prefix) = @_;
+    return $self->{masters}{$prefix} if $self->{masters}{$prefix};
     my $pid = $self->read_file("$prefix/logs/nginx.pid");
     chomp $pid;
     return $pid =~ /^\d+$/ ? $pid : undef;
@@ -274,15 +283,25 @@ sub stop_nginx {
         @{$self->{nginx_prefixes}};
     for my $p (@prefixes) {
         my $pid = $self->master_pid($p);
-        next unless $pid && kill(0, $pid);
+        next unless $pid && alive($pid);
         kill 'TERM', $pid;
-        for (1 .. 50) { last unless kill(0, $pid); sleep 0.1 }
-        kill 'KILL', $pid if kill(0, $pid);
+        for (1 .. 250) { last unless alive($pid); sleep 0.02 }
+        kill 'KILL', $pid if alive($pid);
     }
     my @bad = $self->check_logs(@prefixes);
     my %gone = map { $_ => 1 } @prefixes;
     @{$self->{nginx_prefixes}} = grep { !$gone{$_} } @{$self->{nginx_prefixes}};
     die "errors in logs:\n" . join("\n", @bad) . "\n" if @bad;
+}
+
+# whether a process runs: a daemon's master that has exited stays a
+# zombie until init reaps it, which may take a while
+
+sub alive {
+    my ($pid) = @_;
+    return 0 unless kill(0, $pid);
+    my $stat = Files::read_file("/proc/$pid/stat", '');
+    return $stat !~ /^\d+ \(.*\) Z/s;
 }
 
 # Starts a program in the background, stdout and stderr to DIR/NAME.out.
@@ -453,6 +472,24 @@ sub status_kb {
 sub rss_kb { status_kb($_[0], 'VmRSS') }
 sub hwm_kb { status_kb($_[0], 'VmHWM') }
 
+# glibc's own account of a process's heap in KB, (system, in use), from
+# malloc_stats() called in the process by gdb: its report goes to the
+# process's stderr, which an nginx worker has on its error log (STDERR).
+# Empty when gdb is missing or no report comes.  Stops the process for
+# a moment (about 0.3 s).
+
+sub heap_kb {
+    my ($pid, $stderr) = @_;
+    return () unless have('gdb');
+    my $before = -s $stderr || 0;
+    system("gdb -nx -batch -p $pid -ex 'call (void) malloc_stats()'"
+        . " >/dev/null 2>&1");
+    my $new = substr(Files::read_file($stderr, ''), $before);
+    return () unless $new =~ /Total\ \(incl\.\ mmap\):\s*system\ bytes\s*=\s*(\d+)
+                               \s*in\ use\ bytes\s*=\s*(\d+)/x;
+    return ($1 / 1024, $2 / 1024);
+}
+
 # resets the peak RSS (VmHWM) of a process, where the kernel allows it
 
 sub reset_hwm {
@@ -554,6 +591,16 @@ sub DESTROY {
     return unless $self->{owner} == $$;
     local $@;
     eval { $self->stop } if @{$self->{procs}} || @{$self->{nginx_prefixes}};
+}
+
+# A benchmark that died leaves its processes to END, which runs before
+# File::Temp removes the directories that hold their logs.
+
+END {
+    local ($@, $?);
+    for my $b (grep { $_->{owner} == $$ } @ALL) {
+        eval { $b->stop } if @{$b->{procs}} || @{$b->{nginx_prefixes}};
+    }
 }
 
 1;
