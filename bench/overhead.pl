@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 
-# Benchmark 1 and the first half of 2: the cost of fireworks_pass on the
+# Benchmark 1: the cost of fireworks_pass on the
 # success path, against plain proxy_pass and the peers (a Lua retry loop,
 # HAProxy), all in front of the same fast upstream.
 #
@@ -146,32 +146,50 @@ sub trim {
             'CPU µs/request', 'CPU ratio'], $row->('proxy'), $row->('fw'));
 }
 
-# perf samples of the gateway worker per 1000 requests, by function
+# perf samples of the gateway worker per 1000 requests, by function; and
+# those in glibc giving heap back to the kernel and taking it again
 
 sub profile {
     my ($bench, $urls) = @_;
     return '' unless have('perf');
 
     my $pid = Peers::server_pid($bench, 'fw');
-    my (%per, %n);
+    my (%per, %n, %heap, %total);
 
-    for my $v (qw/proxy fw/) {
-        my $data = $bench->dir . "/perf.$v";
+    my $runs = Bench::rounds(2, [qw/proxy fw/], sub {
+        my ($v, $round) = @_;
+        my $data = $bench->dir . "/perf.$v.$round";
         # perf covers all of wrk's 4 s: the samples match the requests
-        my $perf = $bench->spawn("perf-$v", 'perf', 'record', '-F', '2999',
-            '-p', $pid, '-o', $data, '--', 'sleep', '4.5');
+        my $perf = $bench->spawn("perf-$v", 'perf', 'record', '-g',
+            '-F', '2999', '-p', $pid, '-o', $data, '--', 'sleep', '4.5');
         sleep 0.2;
         my $r = $bench->wrk(url => $urls->{$v}, d => 4, c => $o{c});
         $bench->reap($perf);
-        return '' unless -s $data;
+        $r->{data} = $data;
+        return $r;
+    });
 
-        $n{$v} = $r->{n};
-        for (`perf report -i $data --no-children --sort dso,sym -F sample,dso,sym 2>/dev/null`) {
-            next if /^#/ || !/^\s*(\d+)\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$/;
-            my ($s, $dso, $sym) = ($1, $2, $4);
-            $sym = "(kernel)" if $3 eq 'k';
-            $sym = "(other $dso)" if $sym =~ /^0x/;
-            $per{$v}{$sym} += $s * 1000 / $n{$v};
+    for my $v (qw/proxy fw/) {
+        my @data = grep { -s } map { $_->{data} } @{$runs->{$v}};
+        return '' unless @data == 2;
+        my $n = 0;
+        $n += $_->{n} for @{$runs->{$v}};
+
+        for my $data (@data) {
+            for (`perf report -i $data --no-children --sort dso,sym -F sample,dso,sym 2>/dev/null`) {
+                next if /^#/ || !/^\s*(\d+)\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$/;
+                my ($s, $dso, $sym) = ($1, $2, $4);
+                $sym = "(kernel)" if $3 eq 'k';
+                $sym = "(other $dso)" if $sym =~ /^0x/;
+                $per{$v}{$sym} += $s * 1000 / $n;
+                $total{$v} += $s * 1000 / $n;
+            }
+
+            # call chains: a sample under brk() or a page fault
+            local $/ = '';
+            for (`perf script -i $data -F ip,sym 2>/dev/null`) {
+                $heap{$v} += 1000 / $n if /\b__brk\b|\bexc_page_fault\b/;
+            }
         }
     }
 
@@ -179,27 +197,37 @@ sub profile {
     my @rows = sort { $b->[3] <=> $a->[3] }
         map { [ $_, $per{proxy}{$_} || 0, $per{fw}{$_} || 0,
                 ($per{fw}{$_} || 0) - ($per{proxy}{$_} || 0) ] } keys %all;
-    my ($tp, $tf) = (0, 0);
-    $tp += $_->[1] for @rows;
-    $tf += $_->[2] for @rows;
+    my %user = map { my $v = $_; $v => $total{$v} - ($per{$v}{'(kernel)'} || 0) }
+        qw/proxy fw/;
 
-    my @top = grep { abs($_->[3]) >= 0.2 } @rows;
+    my @top = grep { abs($_->[3]) >= 0.1 && $_->[0] ne '(kernel)' } @rows;
     splice @top, 12 if @top > 12;
 
     my $own = 0;
     $own += $_->[2] for grep { $_->[0] =~ /^ngx_http_fireworks_/ } @rows;
+    my $row = sub { [ $_[0], fmt($_[1], 2), fmt($_[2], 2),
+                      sprintf('%+.2f', $_[2] - $_[1]) ] };
 
     return "\n### Where the time goes\n\n"
-        . "`perf record -F 2999` of the gateway worker, 4 s under each"
-        . " variant; samples per 1000 requests (kernel functions summed as"
-        . " (kernel)).  Total: proxy_pass " . fmt($tp, 1) . ", fireworks_pass "
-        . fmt($tf, 1) . " (" . ratio($tf, $tp) . "x).  The functions whose"
-        . " share differs most:\n\n"
+        . "`perf record -g -F 2999` of the gateway worker, 4 s under each"
+        . " variant, twice, alternating; samples per 1000 requests."
+        . "  Total: proxy_pass " . fmt($total{proxy}, 1) . ", fireworks_pass "
+        . fmt($total{fw}, 1) . " (" . ratio($total{fw}, $total{proxy})
+        . "x); in nginx and its libraries: " . fmt($user{proxy}, 1) . " and "
+        . fmt($user{fw}, 1) . " (" . ratio($user{fw}, $user{proxy})
+        . "x).  The kernel's share is one row; under it, inclusive, the"
+        . " samples in glibc giving heap back to the kernel (`brk`) and"
+        . " taking it again (page faults).  The functions whose share"
+        . " differs most:\n\n"
         . Bench::table(['function', 'proxy_pass', 'fireworks_pass', 'difference'],
+            $row->('(kernel)', $per{proxy}{'(kernel)'} || 0,
+                   $per{fw}{'(kernel)'} || 0),
+            $row->('of which `brk` and page faults', $heap{proxy} || 0,
+                   $heap{fw} || 0),
             map { [ "`$_->[0]`", fmt($_->[1], 2), fmt($_->[2], 2),
                     sprintf('%+.2f', $_->[3]) ] } @top)
         . "\nThe module's own functions (`ngx_http_fireworks_*`) account for "
-        . fmt($own, 2) . " of the " . fmt($tf, 1) . " samples per 1000"
+        . fmt($own, 2) . " of the " . fmt($total{fw}, 1) . " samples per 1000"
         . " requests.\n\n" . bound();
 }
 
@@ -207,27 +235,27 @@ sub bound {
     return <<'EOF';
 ### What bounds it
 
-The difference is the price of running each attempt as a subrequest.
-For every attempt nginx allocates a second request (the request, its
-module contexts and variables, its header lists: one more 4 KB block of
-the request pool), looks up the internal location and runs its phases,
-and the response passes the filter chain twice: as the attempt's, then
-as the client's, whose header the module builds from the attempt's.  The
+The difference is the price of running each attempt as a subrequest in
+a pool of its own.  For every attempt nginx allocates a second request
+(the request, its module contexts, the variables' values, its header
+lists), looks up the internal location and runs its phases, escapes the
+URI for the proxy module (it always does for an internal URI), and the
+response passes the filter chain twice: as the attempt's, then as the
+client's, whose header the module builds from the attempt's.  The
 module's own work per request is small: one ctx, one timer added and
-deleted, the status decision, the header copy.
+deleted (the attempt's limit), the status decision, the header copy.
 
-Two changes made during this profiling are in the numbers above.  The
-first attempt's `$upstream_status` array is now adopted by the main
-request instead of copied, and a timer already due no later than the
-idle timeout is kept instead of deleted and added again.  Together they
-keep a one-attempt request in the same number of pool blocks as
-proxy_pass: before, the extra block made glibc trim and regrow the heap
-every few requests (brk, then TLB shootdowns in the kernel), which
-showed as a further 10 % of the worker's time.  The heap is still
-trimmed and regrown more often under fireworks_pass (`sysmalloc` and the
-kernel's share above): the gateway with trimming off shows how much of
-the gap that is.  Operators at such rates can start nginx with the same
-`GLIBC_TUNABLES` setting; it helps proxy_pass too.
+The attempt's pool (`NGX_HTTP_FIREWORKS_POOL_SIZE`, 8 KB) is what lets
+a request that waits hold no memory of the attempts it made (section
+3).  On the success path it is one more allocation and free of 8 KB per
+request, at the top of the heap: glibc then finds more free memory there
+than its trim threshold (128 KB) more often, gives it back to the kernel
+(`brk`) and takes it again at the next requests (page faults); on a
+virtual machine each shrinking `brk` also flushes the other CPU's TLB
+with an interrupt.  The row "of which `brk` and page faults" counts
+those samples, and the gateway with trimming off shows what they cost.
+Operators at such rates can start nginx with the same `GLIBC_TUNABLES`
+setting; it helps proxy_pass too.
 
 A design without a subrequest would cost what proxy_pass costs:
 retrying inside the upstream module, the way `proxy_next_upstream`
