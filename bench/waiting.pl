@@ -424,9 +424,11 @@ $md .= "\nThe timer error is the time between the upstream seeing the"
     . " less the wait.  It includes nginx's millisecond clock (`\$msec`)"
     . " and the time the gateway takes to go on with each request: the"
     . " timers of requests that came in together expire in the same event"
-    . " loop iteration, and each connects to the upstream in turn."
-    . "  `limit_req` counts its wait from the moment it let the GET pass,"
-    . " a little before the upstream saw it: its error can be below 0.\n";
+    . " loop iteration, and each connects to the upstream in turn.  It can"
+    . " be below 0: nginx reads the clock once per event loop iteration, so"
+    . " a timer set late in a long iteration (a batch of connections coming"
+    . " in) counts from the iteration's start, and `limit_req` counts from"
+    . " the moment it let the GET pass, before the upstream saw it.\n";
 
 my $dat = '';
 for my $i (0 .. $#variants) {

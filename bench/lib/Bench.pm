@@ -553,7 +553,7 @@ sub plot {
     my ($self, $png, $script) = @_;
     return 0 unless have('gnuplot');
     my $gp = $self->write_file("$self->{name}.gp",
-        "set terminal pngcairo size 800,450 font 'sans,10'\n"
+        "set terminal pngcairo size 800,450 font 'sans,10' noenhanced\n"
         . "set output '$self->{out}/$png'\n$script");
     system("gnuplot $gp 2>$self->{dir}/gnuplot.err") == 0
         or die "gnuplot: " . $self->read_file('gnuplot.err');
