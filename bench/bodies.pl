@@ -18,7 +18,7 @@ use lib "$FindBin::Bin/lib";
 use Getopt::Long;
 use Digest::SHA qw/sha256_hex/;
 use JSON::PP;
-use Time::HiRes qw/time sleep/;
+use Time::HiRes qw/sleep/;
 use Bench;
 
 my %o = (out => "$FindBin::Bin/../docs", rounds => 5);
@@ -30,51 +30,28 @@ my @sizes = $o{smoke} ? (65536, 262144) : (1 << 20, 10 << 20);
 my $bench = Bench->new(name => 'bodies', %o);
 my $api = $bench->fakeapi;
 
-my $gw = $bench->nginx('gw', <<'EOF');
-load_module %%MODULE%%;
-worker_processes 1;
-worker_cpu_affinity 01;
-error_log %%PREFIX%%/logs/error.log warn;
-pid %%PREFIX%%/logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_max_body_size 64m;
-    upstream api {
-        server 127.0.0.1:%%PORT_API%%;
-        keepalive 16;
-    }
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    server {
-        listen 127.0.0.1:%%PORT_GW%%;
-        location /proxy/ {
-            proxy_pass http://api/;
-        }
-        location /fw/ {
-            fireworks_pass /_fw$uri;
-            fireworks_backoff 10ms;
-            fireworks_jitter 0;
-        }
-        location /_fw/ {
-            internal;
-            proxy_pass http://api/;
-        }
-    }
-}
-EOF
+my $gw = $bench->nginx('gw', Bench::gateway_conf(
+    http => "    client_max_body_size 64m;\n",
+    fw => "            fireworks_backoff 10ms;\n            fireworks_jitter 0;\n"));
 
 my $worker = $bench->nginx_worker($gw);
 my $port = $bench->port('gw');
 my $can_reset = Bench::reset_hwm($worker);
 
+# name => [ location, the stand-in's script, attempts ]
+
 my @variants = (
-    [ 'proxy_pass, 1 attempt', 'proxy', '200', 1 ],
-    [ 'fireworks_pass, 1 attempt', 'fw', '200', 1 ],
-    [ 'fireworks_pass, 3 attempts (503, 503, 200)', 'fw', '503,503,200', 3 ],
+    'proxy_pass, 1 attempt',
+    'fireworks_pass, 1 attempt',
+    'fireworks_pass, 3 attempts (503, 503, 200)',
+);
+my %variant = (
+    $variants[0] => [ 'proxy', '200', 1 ],
+    $variants[1] => [ 'fw', '200', 1 ],
+    $variants[2] => [ 'fw', '503,503,200', 3 ],
 );
 
-my (%time, %peak, $id);
+my (%runs, $id);
 
 for my $size (@sizes) {
     my $file = $bench->dir . "/body-$size.json";
@@ -84,43 +61,40 @@ for my $size (@sizes) {
     my $sha = sha256_hex($bench->read_file($file));
     my $len = -s $file;
 
-    for my $round (1 .. $o{rounds}) {
-        for my $v (@variants) {
-            my ($name, $loc, $script, $tries) = @$v;
-            $id++;
-            sleep 0.1;
-            my $base = Bench::rss_kb($worker);
-            Bench::reset_hwm($worker) if $can_reset;
+    $runs{$size} = Bench::rounds($o{rounds}, \@variants, sub {
+        my ($name) = @_;
+        my ($loc, $script, $tries) = @{$variant{$name}};
+        $id++;
+        sleep 0.1;
+        my $base = Bench::rss_kb($worker);
+        Bench::reset_hwm($worker) if $can_reset;
 
-            my $out = `curl -s -o /dev/null -w '%{http_code} %{time_total}' -X POST -H 'Content-Type: application/json' -H 'X-FW-Script: $script' -H 'X-FW-Id: b$id' --data-binary \@$file http://127.0.0.1:$port/$loc/v1/chat/completions`;
-            my ($code, $t) = split ' ', $out;
-            die "$name, $size bytes: status $code\n" unless $code eq '200';
+        my $out = `curl -s -o /dev/null -w '%{http_code} %{time_total}' -X POST -H 'Content-Type: application/json' -H 'X-FW-Script: $script' -H 'X-FW-Id: b$id' --data-binary \@$file http://127.0.0.1:$port/$loc/v1/chat/completions`;
+        my ($code, $t) = split ' ', $out;
+        die "$name, $size bytes: status $code\n" unless $code eq '200';
 
-            my $seen = decode_json(`curl -s 'http://127.0.0.1:$api/_attempts?id=b$id'`);
-            die "$name: $tries attempts expected, " . scalar(@$seen) . " seen\n"
-                unless @$seen == $tries;
-            for (@$seen) {
-                die "$name: attempt body differs\n"
-                    unless $_->{body_sha256} eq $sha && $_->{body_len} == $len;
-            }
-
-            push @{$time{$size}{$name}}, $t * 1000;
-            push @{$peak{$size}{$name}}, Bench::hwm_kb($worker) - $base
-                if $can_reset;
+        my $seen = decode_json(`curl -s 'http://127.0.0.1:$api/_attempts?id=b$id'`);
+        die "$name: $tries attempts expected, " . scalar(@$seen) . " seen\n"
+            unless @$seen == $tries;
+        for (@$seen) {
+            die "$name: attempt body differs\n"
+                unless $_->{body_sha256} eq $sha && $_->{body_len} == $len;
         }
-    }
+
+        return { time => $t * 1000,
+                 peak => $can_reset ? Bench::hwm_kb($worker) - $base : undef };
+    });
 }
 
 my @rows;
 for my $size (@sizes) {
-    my $one = median(@{$time{$size}{'fireworks_pass, 1 attempt'}});
-    for my $v (@variants) {
-        my $name = $v->[0];
-        my $t = median(@{$time{$size}{$name}});
-        my $waits = $v->[3] == 3 ? 30 : 0;
+    my $one = Bench::median_of($runs{$size}, $variants[1], 'time');
+    for my $name (@variants) {
+        my $t = Bench::median_of($runs{$size}, $name, 'time');
+        my $waits = $variant{$name}[2] == 3 ? 30 : 0;
         push @rows, [ sprintf('%g MB', $size / (1 << 20)), $name,
             fmt($t, 1), fmt($t - $waits, 1), ratio($t - $waits, $one),
-            $can_reset ? fmt(median(@{$peak{$size}{$name}}), 0) : 'n/a' ];
+            fmt(Bench::median_of($runs{$size}, $name, 'peak'), 0) ];
     }
 }
 

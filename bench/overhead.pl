@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 
-# Benchmark 1 and the first half of 2: the cost of fireworks_pass on the
+# Benchmark 1: the cost of fireworks_pass on the
 # success path, against plain proxy_pass and the peers (a Lua retry loop,
 # HAProxy), all in front of the same fast upstream.
 #
@@ -34,47 +34,24 @@ my @variants = Peers::variants();
 
 $bench->wrk(url => $urls->{$_}, d => 1) for @variants;
 
-my %runs;
-
-for my $round (1 .. $o{rounds}) {
-    my @order = map { $variants[($_ + $round) % @variants] } 0 .. $#variants;
-
-    for my $v (@order) {
-        my $pid = Peers::server_pid($bench, $v);
-        my $cpu0 = Bench::cpu_ticks($pid);
-        my $r = $bench->wrk(url => $urls->{$v}, d => $o{seconds}, c => $o{c});
-        my $cpu = Bench::cpu_ticks($pid) - $cpu0;
-
-        die "$v: no requests\n" unless $r->{n};
-        die "$v: $r->{errors} errors\n" if $r->{errors} || $r->{socket_errors};
-
-        $r->{cpu_us} = $cpu * 10000 / $r->{n};
-        push @{$runs{$v}}, $r;
-        printf STDERR "round %d %-8s %9.0f req/s %6.1f us/req CPU\n",
-            $round, $v, $r->{rps}, $r->{cpu_us};
-    }
-}
+my $runs = Bench::rounds($o{rounds}, \@variants, sub {
+    my ($v, $round) = @_;
+    my $r = $bench->wrk(url => $urls->{$v}, d => $o{seconds}, c => $o{c},
+        cpu => Peers::server_pid($bench, $v));
+    printf STDERR "round %d %-8s %9.0f req/s %6.1f us/req CPU\n",
+        $round, $v, $r->{rps}, $r->{cpu_us};
+    return $r;
+});
 
 # Ratios are paired: each round's variant against that round's proxy_pass,
 # then the median of those; the machine's drift between rounds cancels.
 
 my %med;
 for my $v (@variants) {
-    for my $k (qw/rps cpu_us p50 p99/) {
-        $med{$v}{$k} = median(map { $_->{$k} } @{$runs{$v}});
-    }
-    for my $k (qw/rps cpu_us/) {
-        $med{$v}{"${k}_ratio"} = median(map {
-            $runs{$v}[$_]{$k} / $runs{proxy}[$_]{$k} } 0 .. $o{rounds} - 1);
-    }
+    $med{$v}{$_} = Bench::median_of($runs, $v, $_) for qw/rps cpu_us p50 p99/;
+    $med{$v}{"${_}_ratio"} = Bench::paired_ratio($runs, $v, 'proxy', $_)
+        for qw/rps cpu_us/;
 }
-
-my %label = (
-    proxy => 'plain `proxy_pass`',
-    fw => '`fireworks_pass`',
-    lua => 'Lua retry loop (`ngx.location.capture`)',
-    haproxy => 'HAProxy 2.6 `retry-on`',
-);
 
 my $md = "## 1. Success-path overhead, and the peers\n\n"
     . "POST of a 130-byte chat completion request, answered 200 at once by"
@@ -88,7 +65,7 @@ my $md = "## 1. Success-path overhead, and the peers\n\n"
 $md .= Bench::table(
     ['variant', 'req/s', 'ratio to proxy_pass', 'CPU µs/request',
      'CPU ratio', 'p50 ms', 'p99 ms'],
-    map { [ $label{$_}, fmt($med{$_}{rps}, 0),
+    map { [ $Peers::LABEL{$_}, fmt($med{$_}{rps}, 0),
             fmt($med{$_}{rps_ratio}, 3),
             fmt($med{$_}{cpu_us}, 1),
             fmt($med{$_}{cpu_us_ratio}, 3),
@@ -96,7 +73,7 @@ $md .= Bench::table(
 
 # per-round ratios show how much of the spread is the machine
 
-my @pairs = map { ratio($runs{fw}[$_]{rps}, $runs{proxy}[$_]{rps}) }
+my @pairs = map { ratio($runs->{fw}[$_]{rps}, $runs->{proxy}[$_]{rps}) }
     0 .. $o{rounds} - 1;
 $md .= "\nfireworks_pass / proxy_pass throughput, round by round: "
     . join(', ', @pairs) . ".\n";
@@ -105,7 +82,7 @@ $md .= "\nfireworks_pass / proxy_pass throughput, round by round: "
 
 my $dat = '';
 for my $i (0 .. $o{rounds} - 1) {
-    $dat .= join(' ', $i + 1, map { $runs{$_}[$i]{rps} } @variants) . "\n";
+    $dat .= join(' ', $i + 1, map { $runs->{$_}[$i]{rps} } @variants) . "\n";
 }
 $bench->write_file("$o{out}/overhead.dat", "# round " . join(' ', @variants)
     . "\n$dat");
@@ -141,71 +118,78 @@ sub trim {
     my $urls = Peers::start($bench, gateway => 'gwt', env => $env);
     my $pid = $bench->nginx_worker($bench->dir . '/gwt');
     my $rounds = $o{rounds} < 5 ? $o{rounds} : 5;
-    my %r;
 
     $bench->wrk(url => $urls->{$_}, d => 1) for qw/proxy fw/;
 
-    for my $round (1 .. $rounds) {
-        for my $v ($round % 2 ? qw/proxy fw/ : qw/fw proxy/) {
-            my $cpu0 = Bench::cpu_ticks($pid);
-            my $w = $bench->wrk(url => $urls->{$v}, d => $o{seconds},
-                c => $o{c});
-            die "$v: errors\n" if $w->{errors} || $w->{socket_errors};
-            push @{$r{$v}{rps}}, $w->{rps};
-            push @{$r{$v}{cpu}},
-                (Bench::cpu_ticks($pid) - $cpu0) * 10000 / $w->{n};
-            printf STDERR "trim off, round %d %-6s %9.0f req/s\n",
-                $round, $v, $w->{rps};
-        }
-    }
+    my $runs = Bench::rounds($rounds, [qw/proxy fw/], sub {
+        my ($v, $round) = @_;
+        my $r = $bench->wrk(url => $urls->{$v}, d => $o{seconds}, c => $o{c},
+            cpu => $pid);
+        printf STDERR "trim off, round %d %-6s %9.0f req/s\n",
+            $round, $v, $r->{rps};
+        return $r;
+    });
 
-    my %m = map { my $v = $_;
-        $v => { rps => median(@{$r{$v}{rps}}), cpu => median(@{$r{$v}{cpu}}) }
-    } qw/proxy fw/;
-    my $rr = median(map { $r{fw}{rps}[$_] / $r{proxy}{rps}[$_] }
-        0 .. $rounds - 1);
-    my $cr = median(map { $r{fw}{cpu}[$_] / $r{proxy}{cpu}[$_] }
-        0 .. $rounds - 1);
+    my $row = sub {
+        my ($v) = @_;
+        return [ $Peers::LABEL{$v}, fmt(Bench::median_of($runs, $v, 'rps'), 0),
+            fmt(Bench::paired_ratio($runs, $v, 'proxy', 'rps'), 3),
+            fmt(Bench::median_of($runs, $v, 'cpu_us'), 1),
+            fmt(Bench::paired_ratio($runs, $v, 'proxy', 'cpu_us'), 3) ];
+    };
 
     return "\n### The same pair with glibc's heap trimming off\n\n"
         . "A second gateway, identical but started with `$env`, so that"
         . " freed memory is never returned to the kernel (brk) between"
         . " requests; $rounds rounds alternating, medians, paired ratios.\n\n"
         . Bench::table(['variant', 'req/s', 'ratio to proxy_pass',
-            'CPU µs/request', 'CPU ratio'],
-            [ 'plain `proxy_pass`', fmt($m{proxy}{rps}, 0), '1.000',
-              fmt($m{proxy}{cpu}, 1), '1.000' ],
-            [ '`fireworks_pass`', fmt($m{fw}{rps}, 0), fmt($rr, 3),
-              fmt($m{fw}{cpu}, 1), fmt($cr, 3) ]);
+            'CPU µs/request', 'CPU ratio'], $row->('proxy'), $row->('fw'));
 }
 
-# perf samples of the gateway worker per 1000 requests, by function
+# perf samples of the gateway worker per 1000 requests, by function; and
+# those in glibc giving heap back to the kernel and taking it again
 
 sub profile {
     my ($bench, $urls) = @_;
     return '' unless have('perf');
 
     my $pid = Peers::server_pid($bench, 'fw');
-    my (%per, %n);
+    my (%per, %n, %heap, %total);
 
-    for my $v (qw/proxy fw/) {
-        my $data = $bench->dir . "/perf.$v";
+    my $runs = Bench::rounds(2, [qw/proxy fw/], sub {
+        my ($v, $round) = @_;
+        my $data = $bench->dir . "/perf.$v.$round";
         # perf covers all of wrk's 4 s: the samples match the requests
-        my $perf = $bench->spawn("perf-$v", 'perf', 'record', '-F', '2999',
-            '-p', $pid, '-o', $data, '--', 'sleep', '4.5');
+        my $perf = $bench->spawn("perf-$v", 'perf', 'record', '-g',
+            '-F', '2999', '-p', $pid, '-o', $data, '--', 'sleep', '4.5');
         sleep 0.2;
         my $r = $bench->wrk(url => $urls->{$v}, d => 4, c => $o{c});
-        waitpid($perf, 0);
-        @{$bench->{procs}} = grep { $_ != $perf } @{$bench->{procs}};
-        return '' unless -s $data;
+        $bench->reap($perf);
+        $r->{data} = $data;
+        return $r;
+    });
 
-        $n{$v} = $r->{n};
-        for (`perf report -i $data --no-children --sort dso,sym -F sample,dso,sym 2>/dev/null`) {
-            next if /^#/ || !/^\s*(\d+)\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$/;
-            my ($s, $dso, $sym) = ($1, $2, $4);
-            $sym = "(kernel)" if $3 eq 'k';
-            $sym = "(other $dso)" if $sym =~ /^0x/;
-            $per{$v}{$sym} += $s * 1000 / $n{$v};
+    for my $v (qw/proxy fw/) {
+        my @data = grep { -s } map { $_->{data} } @{$runs->{$v}};
+        return '' unless @data == 2;
+        my $n = 0;
+        $n += $_->{n} for @{$runs->{$v}};
+
+        for my $data (@data) {
+            for (`perf report -i $data --no-children --sort dso,sym -F sample,dso,sym 2>/dev/null`) {
+                next if /^#/ || !/^\s*(\d+)\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$/;
+                my ($s, $dso, $sym) = ($1, $2, $4);
+                $sym = "(kernel)" if $3 eq 'k';
+                $sym = "(other $dso)" if $sym =~ /^0x/;
+                $per{$v}{$sym} += $s * 1000 / $n;
+                $total{$v} += $s * 1000 / $n;
+            }
+
+            # call chains: a sample under brk() or a page fault
+            local $/ = '';
+            for (`perf script -i $data -F ip,sym 2>/dev/null`) {
+                $heap{$v} += 1000 / $n if /\b__brk\b|\bexc_page_fault\b/;
+            }
         }
     }
 
@@ -213,27 +197,37 @@ sub profile {
     my @rows = sort { $b->[3] <=> $a->[3] }
         map { [ $_, $per{proxy}{$_} || 0, $per{fw}{$_} || 0,
                 ($per{fw}{$_} || 0) - ($per{proxy}{$_} || 0) ] } keys %all;
-    my ($tp, $tf) = (0, 0);
-    $tp += $_->[1] for @rows;
-    $tf += $_->[2] for @rows;
+    my %user = map { my $v = $_; $v => $total{$v} - ($per{$v}{'(kernel)'} || 0) }
+        qw/proxy fw/;
 
-    my @top = grep { abs($_->[3]) >= 0.2 } @rows;
+    my @top = grep { abs($_->[3]) >= 0.1 && $_->[0] ne '(kernel)' } @rows;
     splice @top, 12 if @top > 12;
 
     my $own = 0;
     $own += $_->[2] for grep { $_->[0] =~ /^ngx_http_fireworks_/ } @rows;
+    my $row = sub { [ $_[0], fmt($_[1], 2), fmt($_[2], 2),
+                      sprintf('%+.2f', $_[2] - $_[1]) ] };
 
     return "\n### Where the time goes\n\n"
-        . "`perf record -F 2999` of the gateway worker, 4 s under each"
-        . " variant; samples per 1000 requests (kernel functions summed as"
-        . " (kernel)).  Total: proxy_pass " . fmt($tp, 1) . ", fireworks_pass "
-        . fmt($tf, 1) . " (" . ratio($tf, $tp) . "x).  The functions whose"
-        . " share differs most:\n\n"
+        . "`perf record -g -F 2999` of the gateway worker, 4 s under each"
+        . " variant, twice, alternating; samples per 1000 requests."
+        . "  Total: proxy_pass " . fmt($total{proxy}, 1) . ", fireworks_pass "
+        . fmt($total{fw}, 1) . " (" . ratio($total{fw}, $total{proxy})
+        . "x); in nginx and its libraries: " . fmt($user{proxy}, 1) . " and "
+        . fmt($user{fw}, 1) . " (" . ratio($user{fw}, $user{proxy})
+        . "x).  The kernel's share is one row; under it, inclusive, the"
+        . " samples in glibc giving heap back to the kernel (`brk`) and"
+        . " taking it again (page faults).  The functions whose share"
+        . " differs most:\n\n"
         . Bench::table(['function', 'proxy_pass', 'fireworks_pass', 'difference'],
+            $row->('(kernel)', $per{proxy}{'(kernel)'} || 0,
+                   $per{fw}{'(kernel)'} || 0),
+            $row->('of which `brk` and page faults', $heap{proxy} || 0,
+                   $heap{fw} || 0),
             map { [ "`$_->[0]`", fmt($_->[1], 2), fmt($_->[2], 2),
                     sprintf('%+.2f', $_->[3]) ] } @top)
         . "\nThe module's own functions (`ngx_http_fireworks_*`) account for "
-        . fmt($own, 2) . " of the " . fmt($tf, 1) . " samples per 1000"
+        . fmt($own, 2) . " of the " . fmt($total{fw}, 1) . " samples per 1000"
         . " requests.\n\n" . bound();
 }
 
@@ -241,27 +235,27 @@ sub bound {
     return <<'EOF';
 ### What bounds it
 
-The difference is the price of running each attempt as a subrequest.
-For every attempt nginx allocates a second request (the request, its
-module contexts and variables, its header lists: one more 4 KB block of
-the request pool), looks up the internal location and runs its phases,
-and the response passes the filter chain twice: as the attempt's, then
-as the client's, whose header the module builds from the attempt's.  The
+The difference is the price of running each attempt as a subrequest in
+a pool of its own.  For every attempt nginx allocates a second request
+(the request, its module contexts, the variables' values, its header
+lists), looks up the internal location and runs its phases, escapes the
+URI for the proxy module (it always does for an internal URI), and the
+response passes the filter chain twice: as the attempt's, then as the
+client's, whose header the module builds from the attempt's.  The
 module's own work per request is small: one ctx, one timer added and
-deleted, the status decision, the header copy.
+deleted (the attempt's limit), the status decision, the header copy.
 
-Two changes made during this profiling are in the numbers above.  The
-first attempt's `$upstream_status` array is now adopted by the main
-request instead of copied, and a timer already due no later than the
-idle timeout is kept instead of deleted and added again.  Together they
-keep a one-attempt request in the same number of pool blocks as
-proxy_pass: before, the extra block made glibc trim and regrow the heap
-every few requests (brk, then TLB shootdowns in the kernel), which
-showed as a further 10 % of the worker's time.  The heap is still
-trimmed and regrown more often under fireworks_pass (`sysmalloc` and the
-kernel's share above): the gateway with trimming off shows how much of
-the gap that is.  Operators at such rates can start nginx with the same
-`GLIBC_TUNABLES` setting; it helps proxy_pass too.
+The attempt's pool (`NGX_HTTP_FIREWORKS_POOL_SIZE`, 8 KB) is what lets
+a request that waits hold no memory of the attempts it made (section
+3).  On the success path it is one more allocation and free of 8 KB per
+request, at the top of the heap: glibc then finds more free memory there
+than its trim threshold (128 KB) more often, gives it back to the kernel
+(`brk`) and takes it again at the next requests (page faults); on a
+virtual machine each shrinking `brk` also flushes the other CPU's TLB
+with an interrupt.  The row "of which `brk` and page faults" counts
+those samples, and the gateway with trimming off shows what they cost.
+Operators at such rates can start nginx with the same `GLIBC_TUNABLES`
+setting; it helps proxy_pass too.
 
 A design without a subrequest would cost what proxy_pass costs:
 retrying inside the upstream module, the way `proxy_next_upstream`

@@ -15,6 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Getopt::Long;
 use Bench;
+use Files;
 
 my @ALL = qw/overhead faults waiting bodies stream/;
 
@@ -52,17 +53,11 @@ my $md = "# Benchmarks\n\n"
 for my $name (@ALL) {
     my $file = "$o{out}/$name.md";
     next unless -f $file;
-    open my $fh, '<', $file or die "$file: $!\n";
-    local $/;
-    $md .= <$fh> . "\n";
-    close $fh;
+    $md .= Files::read_file($file) . "\n";
     unlink $file;
 }
 
-my $out = "$o{out}/benchmarks.md";
-open my $fh, '>', $out or die "$out: $!\n";
-print $fh $md;
-close $fh;
+my $out = Files::write_file("$o{out}/benchmarks.md", $md);
 unlink glob("$o{out}/*.dat");
 
 print STDERR "==> wrote $out\n";

@@ -24,37 +24,8 @@ GetOptions(\%o, 'smoke', 'out=s', 'rounds=i', 'events=i') or exit 2;
 my $bench = Bench->new(name => 'stream', %o);
 $bench->fakeapi;
 
-$bench->nginx('gw', <<'EOF');
-load_module %%MODULE%%;
-worker_processes 1;
-worker_cpu_affinity 01;
-error_log %%PREFIX%%/logs/error.log warn;
-pid %%PREFIX%%/logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    upstream api {
-        server 127.0.0.1:%%PORT_API%%;
-        keepalive 16;
-    }
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_buffering off;
-    server {
-        listen 127.0.0.1:%%PORT_GW%%;
-        location /proxy/ {
-            proxy_pass http://api/;
-        }
-        location /fw/ {
-            fireworks_pass /_fw$uri;
-        }
-        location /_fw/ {
-            internal;
-            proxy_pass http://api/;
-        }
-    }
-}
-EOF
+$bench->nginx('gw', Bench::gateway_conf(
+    http => "    proxy_buffering off;\n"));
 
 my $port = $bench->port('gw');
 my %url = map { $_ => "http://127.0.0.1:$port/$_/v1/chat/completions" }

@@ -1,17 +1,41 @@
 #!/usr/bin/perl
 
-# Benchmark 3: many requests held in backoff at once.  Each request's first
-# attempt is answered 429 with "Retry-After: 5", the second 200; while all
-# of them wait, how much memory and CPU does the gateway worker use, and
-# how close to the 5 s does each retry leave?
+# Benchmark 3: many requests held at once, and what holding one costs the
+# gateway worker.  Three ways of holding the same requests, side by side:
 #
-#   perl bench/waiting.pl [--smoke] [--out DIR] [--n 10000] [--wait 5]
+#   limit    nginx's own limit_req delays each request in PREACCESS for
+#            the wait, then proxies it: the anchor, what nginx itself
+#            needs to hold a request on a timer
+#   after1   fireworks_pass waits after attempt 1 (answered 429 with
+#            Retry-After)
+#   after5   fireworks_pass waits after attempt 5 (fireworks_tries 6;
+#            attempts 1-4 answered 503, 1 ms backoff; attempt 5 429 with
+#            Retry-After)
 #
-# The upstream is an nginx that answers by the attempt number the gateway
-# sends it ($fireworks_attempt) and logs $msec per attempt: the time
-# between a request's two attempts, minus the wait asked for, is the
-# timer's error (plus a loopback round trip).  fireworks_jitter is 0 so
-# the wait asked for is exactly Retry-After.
+# While all N requests wait: the worker's RSS growth per request, its CPU
+# use, and how close to the wait each request goes on.
+#
+#   perl bench/waiting.pl [--smoke] [--out DIR] [--n 10000] [--wait 20]
+#                         [--rounds 3] [--only limit,after1,after5]
+#
+# Each run of a variant has an nginx gateway and an nginx upstream of its
+# own, freshly started from the same configuration (only the ports
+# differ): glibc keeps the memory a worker freed, so a second variant in
+# the same worker would reuse the first one's and look cheaper.  The same
+# client (bench/lib/hold.js) sends the same requests to every variant:
+# per request, a GET of /prime/ with the request's X-Bench-Id, then the
+# POST, each on a connection of its own.  limit_req's key is that id at
+# one request per wait: the GET passes at once, the POST that follows is
+# delayed until the wait has passed since the GET (a leaky bucket), so
+# every request waits the same time, as behind fireworks_pass.  The GET
+# runs in every variant, so that the zone and the connections are the
+# same in all three.
+#
+# The upstream answers by the location and the attempt number the
+# gateway sends ($fireworks_attempt) and logs $msec per request: a
+# request's wait starts with its GET (limit) or its 429 (after1, after5)
+# and ends with the next request of its id; the time between the two,
+# minus the wait asked for, is the timer's error.
 
 use warnings;
 use strict;
@@ -19,194 +43,416 @@ use strict;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Getopt::Long;
+use JSON::PP;
 use Time::HiRes qw/time sleep/;
 use Bench;
 
-my %o = (out => "$FindBin::Bin/../docs", n => 10000, wait => 5);
-GetOptions(\%o, 'smoke', 'out=s', 'n=i', 'wait=i') or exit 2;
-%o = (%o, n => 200, wait => 2) if $o{smoke};
+my %o = (out => "$FindBin::Bin/../docs", n => 10000, wait => 20, rounds => 3);
+GetOptions(\%o, 'smoke', 'out=s', 'n=i', 'wait=i', 'rounds=i', 'only=s')
+    or exit 2;
+%o = (%o, n => 200, wait => 1, rounds => 1) if $o{smoke};
+
+# limit_req's rate is whole requests per minute, kept in thousandths of a
+# request per second: only these waits come out exact
+
+die "--wait must be 1, 2, 4, 5, 10 or 20 (s)\n"
+    if $o{wait} < 1 || 60 % $o{wait} || 1000 % $o{wait};
+
+my @variants = qw/limit after1 after5/;
+@variants = grep { $o{only} =~ /\b$_\b/ } @variants if $o{only};
+die "--only: limit, after1 or after5 (limit for the ratios)\n" unless @variants;
+my %label = (
+    limit => '`limit_req` (a)',
+    after1 => '`fireworks_pass`, after attempt 1 (b)',
+    after5 => '`fireworks_pass`, after attempt 5 (c)',
+);
+
+# the upstream's log: where a request's wait starts and where it ends
+
+my %starts = (
+    limit => sub { $_[0]{uri} =~ m{^/prime/} },
+    after1 => sub { $_[0]{status} == 429 },
+    after5 => sub { $_[0]{status} == 429 },
+);
+my %ends = (
+    limit => sub { $_[0]{uri} =~ m{^/limit/} },
+    after1 => sub { $_[0]{attempt} eq '2' },
+    after5 => sub { $_[0]{attempt} eq '6' },
+);
 
 my $bench = Bench->new(name => 'waiting', %o);
 my $nofile = Bench::nofile();
 my $conns = $nofile - 100;
+my $warm = $o{smoke} ? 20 : 100;
+
+# glibc's account of the heap, where gdb can ask for it and the wait
+# leaves time for the moment it stops the worker
+
+my $heap = Bench::have('gdb') && $o{wait} >= 10;
 
 die "the open file limit ($nofile) is too low for $o{n} requests\n"
     if $o{n} + 200 > $conns;
 
-my $c = $Bench::COMPLETION;
+my $rate = 60 / $o{wait};
+my $ra = '{"error":{"object":"error","type":"rate_limit_error","code":'
+    . '"rate_limit_exceeded","message":"Rate limit exceeded, please retry'
+    . ' later"}}';
+my $busy = '{"error":{"object":"error","type":"server_error","code":'
+    . '"service_unavailable","message":"The server is overloaded, please'
+    . ' retry later"}}';
 
-my $up = $bench->nginx('up', <<"EOF");
-worker_processes 1;
-worker_cpu_affinity 10;
-worker_rlimit_nofile %%NOFILE%%;
-error_log %%PREFIX%%/logs/error.log warn;
-pid %%PREFIX%%/logs/nginx.pid;
-events { worker_connections $conns; }
-http {
-    log_format attempts '\$msec \$http_x_bench_id \$http_x_fw_attempt \$status';
-    access_log %%PREFIX%%/logs/attempts.log attempts;
-    map "\$http_x_fw_attempt:\$http_x_bench_id" \$first {
-        ~^1:h    1;
-        default  "";
+sub upstream_conf {
+    my ($k) = @_;
+    return Bench::upstream_conf(listen => "up$k", connections => $conns,
+        access_log => '%%PREFIX%%/logs/attempts.log attempts',
+        http => <<"EOF",
+    log_format attempts '\$msec \$http_x_bench_id \$http_x_fw_attempt \$status \$uri';
+    map "\$uri:\$http_x_fw_attempt" \$answer {
+        ~^/after1/.*:1\$        429;
+        ~^/after5/.*:[1-4]\$    503;
+        ~^/after5/.*:5\$        429;
+        default                200;
     }
-    server {
-        listen 127.0.0.1:%%PORT_UP%% backlog=4096;
-        keepalive_requests 1000000;
-        location / {
-            default_type application/json;
-            if (\$first) {
-                add_header Retry-After $o{wait} always;
-                return 429 '{"error":{"object":"error","type":"rate_limit_error","code":"rate_limit_exceeded","message":"Rate limit exceeded, please retry later"}}';
-            }
-            return 200 '$c';
-        }
+    map \$http_x_bench_id \$retry_after {
+        ~^w                    1;
+        default                $o{wait};
     }
-}
 EOF
+        answer => <<"EOF",
+            if (\$answer = 429) {
+                add_header Retry-After \$retry_after always;
+                return 429 '$ra';
+            }
+            if (\$answer = 503) {
+                return 503 '$busy';
+            }
+EOF
+        server => <<'EOF');
+        location /prime/ {
+            default_type application/json;
+            return 200 '{}';
+        }
+EOF
+}
 
-my $gw = $bench->nginx('gw', <<"EOF");
-load_module %%MODULE%%;
-worker_processes 1;
-worker_cpu_affinity 01;
-worker_rlimit_nofile %%NOFILE%%;
-error_log %%PREFIX%%/logs/error.log warn;
-pid %%PREFIX%%/logs/nginx.pid;
-events { worker_connections $conns; }
-http {
-    access_log off;
-    upstream api {
-        server 127.0.0.1:%%PORT_UP%%;
-        keepalive 64;
+sub gateway_conf {
+    my ($k) = @_;
+    return Bench::gateway_conf(upstream => "up$k", listen => "gw$k",
+        keepalive => 64, nofile => 1, connections => $conns,
+        http => <<"EOF",
+    map \$http_x_bench_id \$hold {
+        ~^w                    "";
+        default                \$http_x_bench_id;
     }
-    server {
-        listen 127.0.0.1:%%PORT_GW%% backlog=4096;
-        location /v1/ {
-            fireworks_pass /_fw\$uri;
+    map \$http_x_bench_id \$warm {
+        ~^w                    \$http_x_bench_id;
+        default                "";
+    }
+    limit_req_zone \$hold zone=hold:32m rate=${rate}r/m;
+    limit_req_zone \$warm zone=warm:1m rate=60r/m;
+    limit_req_log_level info;
+EOF
+        locations => <<'EOF',
+        location /prime/ {
+            limit_req zone=hold burst=5;
+            limit_req zone=warm burst=5;
+            proxy_pass http://api/prime/;
+        }
+        location /limit/ {
+            limit_req zone=hold burst=5;
+            limit_req zone=warm burst=5;
+            proxy_pass http://api/limit/;
+        }
+        location /after1/ {
+            fireworks_pass /_fw$uri;
             fireworks_tries 2;
             fireworks_jitter 0;
         }
-        location /_fw/ {
-            internal;
-            proxy_pass http://api/;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-FW-Attempt \$fireworks_attempt;
+        location /after5/ {
+            fireworks_pass /_fw$uri;
+            fireworks_tries 6;
+            fireworks_backoff 1ms;
+            fireworks_jitter 0;
         }
-    }
-}
+        location = /_status {
+            stub_status;
+        }
 EOF
-
-my $worker = $bench->nginx_worker($gw);
-my $port = $bench->port('gw');
-
-# warm up: the worker's first requests allocate what it keeps for good
-# (without X-Bench-Id these are answered 200 at once)
-
-system("curl -s -o /dev/null -X POST -d '{}' http://127.0.0.1:$port/v1/x")
-    for 1 .. 3;
-sleep 0.5;
-
-my $rss0 = Bench::rss_kb($worker);
-my $t0 = time;
-
-my $client = $bench->spawn('hold', 'sh', '-c', "ulimit -n $nofile; exec "
-    . "taskset -c 1 node $FindBin::Bin/lib/hold.js --port $port"
-    . " --path /v1/chat/completions --n $o{n} --batch 500 --every 50");
-
-# all first attempts answered: every request now waits on its timer
-
-my $first = 0;
-while (time - $t0 < $o{wait} + 30) {
-    $first = () = $bench->read_file("$up/logs/attempts.log") =~ / 1 429$/mg;
-    last if $first >= $o{n};
-    sleep 0.05;
+        internal => '            proxy_set_header X-FW-Attempt $fireworks_attempt;');
 }
-my $t1 = time;
-die "only $first of $o{n} first attempts seen\n" if $first < $o{n};
 
-# CPU and memory while they all wait, until the first retry is due
+# requests the gateway holds: stub_status's Writing, less its own
 
-sleep 0.2;
-my $rss1 = Bench::rss_kb($worker);
-my $cpu0 = Bench::cpu_ticks($worker);
-my $w0 = time;
-my $window = $t0 + $o{wait} - 0.3 - $w0;
-sleep $window if $window > 0;
-my $cpu1 = Bench::cpu_ticks($worker);
-my $w1 = time;
-my $retried = () = $bench->read_file("$up/logs/attempts.log") =~ / 2 \d+$/mg;
-
-waitpid($client, 0);
-@{$bench->{procs}} = grep { $_ != $client } @{$bench->{procs}};
-my $res = JSON::PP::decode_json($bench->read_file('hold.out'));
-my $rss2 = Bench::rss_kb($worker);
-
-# timer error per request: second attempt minus first minus the wait
-
-my %at;
-for (split /\n/, $bench->read_file("$up/logs/attempts.log")) {
-    my ($t, $id, $n) = split ' ';
-    $at{$id}[$n] = $t if $id && $id ne '-';
+sub writing {
+    my ($port) = @_;
+    my $s = `curl -s http://127.0.0.1:$port/_status`;
+    return $1 - 1 if $s =~ /Writing: (\d+)/;
+    die "the gateway's stub_status does not answer: $s\n";
 }
-my @err = map { ($at{$_}[2] - $at{$_}[1]) * 1000 - $o{wait} * 1000 }
-          grep { $at{$_}[1] && $at{$_}[2] } keys %at;
 
-my $ok = $res->{statuses}{200} || 0;
-my $cpu_pct = $w1 > $w0 ? ($cpu1 - $cpu0) / 100 / ($w1 - $w0) * 100 : undef;
+# hold.js: N requests to a variant's location, ids PREFIX0 .. PREFIXn-1
 
-printf STDERR "waiting: %d/%d 200, rss %d -> %d KB, cpu %.2f%%, "
-    . "timer error p50 %s p99 %s ms\n", $ok, $o{n}, $rss0, $rss1,
-    $cpu_pct // -1, fmt(pct(0.5, @err), 0), fmt(pct(0.99, @err), 0);
+sub hold {
+    my ($k, $port, $v, $n, $prefix) = @_;
+    return $bench->spawn("hold-$k-$prefix", 'sh', '-c', "ulimit -n $nofile;"
+        . " exec taskset -c 1 node $FindBin::Bin/lib/hold.js --port $port"
+        . " --path /$v/v1/chat/completions --prime /prime/v1/models"
+        . " --n $n --batch 500 --every 50 --prefix $prefix");
+}
+
+sub held_result {
+    my ($k, $prefix, $pid, $n) = @_;
+    $bench->reap($pid);
+    my $out = $bench->read_file("hold-$k-$prefix.out");
+    die "hold.js: $out\n" unless $out =~ /^\{/;
+    my $r = decode_json($out);
+    die "hold.js, $prefix: " . encode_json($r) . "\n"
+        if ($r->{statuses}{200} || 0) != $n;
+    return $r;
+}
+
+# the upstream log's lines since the last call, of ids starting with "r"
+
+sub log_reader {
+    my ($file) = @_;
+    my ($off, $rest) = (0, '');
+    return sub {
+        open my $fh, '<', $file or return ();
+        seek $fh, $off, 0;
+        local $/;
+        my $new = <$fh> // '';
+        $off += length $new;
+        close $fh;
+        $new = $rest . $new;
+        $new =~ s/([^\n]*)\z//;
+        $rest = $1;
+        return map {
+            my ($t, $id, $attempt, $status, $uri) = split ' ';
+            $id =~ /^r/ ? { t => $t, id => $id, attempt => $attempt,
+                            status => $status, uri => $uri } : ();
+        } split /\n/, $new;
+    };
+}
+
+sub run {
+    my ($v, $round) = @_;
+    my $k = "$v$round";
+    my $up = $bench->nginx("up$k", upstream_conf($k));
+    my $gw = $bench->nginx("gw$k", gateway_conf($k));
+    my $port = $bench->port("gw$k");
+    my $worker = $bench->nginx_worker($gw);
+
+    # warm-up: the same requests, fewer, waiting 1 s (ids "w...": their
+    # own limit_req zone, Retry-After: 1); the worker's first requests
+    # allocate what it keeps for good, the code is paged in
+
+    held_result($k, 'w', hold($k, $port, $v, $warm, 'w'), $warm);
+    sleep 0.5;
+
+    my $rss0 = Bench::rss_kb($worker);
+    my @heap0 = $heap ? Bench::heap_kb($worker, "$gw/logs/error.log") : ();
+    my $next = log_reader("$up/logs/attempts.log");
+    my (%start, %end);
+    my $scan = sub {
+        for my $l ($next->()) {
+            $start{$l->{id}} //= $l->{t} if $starts{$v}->($l);
+            $end{$l->{id}} //= $l->{t} if $ends{$v}->($l);
+        }
+    };
+
+    my $t0 = time;
+    my $client = hold($k, $port, $v, $o{n}, 'r');
+
+    # all N requests held: every wait has started and the gateway holds N
+
+    my $held = 0;
+    while (time - $t0 < $o{wait} + 60) {
+        $scan->();
+        $held = keys(%start) < $o{n} ? 0 : writing($port);
+        last if $held >= $o{n};
+        sleep 0.05;
+    }
+    my $t1 = time;
+    die "$v: " . keys(%start) . " waits started, $held of $o{n} requests"
+        . " held\n" if $held < $o{n};
+
+    # memory and CPU while they all wait, until the first is due
+
+    sleep 0.2;
+    my $rss1 = Bench::rss_kb($worker);
+    my @heap1 = @heap0 ? Bench::heap_kb($worker, "$gw/logs/error.log") : ();
+    $scan->();
+    die "$v: " . keys(%end) . " requests went on before all were held;"
+        . " a longer --wait is needed\n" if keys %end;
+
+    my $first = (sort { $a <=> $b } values %start)[0];
+    my $cpu0 = Bench::cpu_ticks($worker);
+    my $w0 = time;
+    my $window = $first + $o{wait} - 0.3 - $w0;
+    sleep $window if $window > 0;
+    my $cpu1 = Bench::cpu_ticks($worker);
+    my $w1 = time;
+    $scan->();
+    my $retried = keys %end;
+
+    my $res = held_result($k, 'r', $client, $o{n});
+    my $rss2 = Bench::rss_kb($worker);
+    die "$v: the worker changed during the run\n"
+        if $bench->nginx_worker($gw) != $worker;
+    die "$v: the worker's RSS did not grow ($rss0 -> $rss1 KB) while"
+        . " $o{n} requests waited: not measuring what it should\n"
+        if $rss1 <= $rss0;
+
+    $scan->();
+    my @err = map { ($end{$_} - $start{$_} - $o{wait}) * 1000 }
+        grep { defined $end{$_} } keys %start;
+    die "$v: " . @err . " of $o{n} waits seen to end\n" if @err != $o{n};
+
+    $bench->stop_nginx($gw);
+    $bench->stop_nginx($up);
+
+    my %r = (rss0 => $rss0, rss1 => $rss1, rss2 => $rss2,
+        kb => ($rss1 - $rss0) / $o{n}, held => $t1 - $t0,
+        cpu => $w1 - $w0 > 0.5 ? ($cpu1 - $cpu0) / ($w1 - $w0) : undef,
+        window => $w1 - $w0, retried => $retried, err => \@err,
+        p50 => $res->{p50}, p99 => $res->{p99}, ok => $res->{statuses}{200});
+    if (@heap1) {
+        $r{heap_use} = ($heap1[1] - $heap0[1]) / $o{n};
+        $r{heap_free} = ($heap1[0] - $heap1[1] - $heap0[0] + $heap0[1])
+            / $o{n};
+    }
+
+    printf STDERR "round %d %-6s %6.2f KB/request (RSS %d -> %d KB),"
+        . " CPU %s %%, timer error p50 %s ms\n", $round, $v, $r{kb},
+        $rss0, $rss1, fmt($r{cpu}, 2), fmt(pct(0.5, @err), 0);
+    return \%r;
+}
+
+my $runs = Bench::rounds($o{rounds}, \@variants, \&run);
+
+my (%m, %err);
+for my $v (@variants) {
+    $m{$v}{$_} = Bench::median_of($runs, $v, $_)
+        for qw/kb rss0 rss1 rss2 held cpu window p50 p99 heap_use heap_free/;
+    $m{$v}{ratio} = Bench::paired_ratio($runs, $v, 'limit', 'kb')
+        if $runs->{limit};
+    $err{$v} = [ sort { $a <=> $b } map { @{$_->{err}} } @{$runs->{$v}} ];
+}
+
+my $retried = 0;
+$retried += $_->{retried} for map { @{$runs->{$_}} } @variants;
+
+my $row = sub {
+    my ($name, $f) = @_;
+    return [ $name, map { $f->($_) } @variants ];
+};
 
 my $md = "## 3. $o{n} requests waiting at once\n\n"
-    . "$o{n} clients each send one POST (batches of 500 every 50 ms, one"
-    . " connection each).  The upstream answers every first attempt 429"
-    . " with `Retry-After: $o{wait}` and every second attempt 200;"
-    . " `fireworks_jitter 0`, so each request waits exactly $o{wait} s on"
-    . " its timer.  One gateway worker; `worker_connections $conns` and"
+    . "The same $o{n} requests held three ways by one gateway worker:"
+    . " (a) nginx's own `limit_req` delays each in its PREACCESS phase"
+    . " for $o{wait} s, then proxies it: the anchor, what nginx itself"
+    . " needs to hold a request on a timer; (b) `fireworks_pass` waits"
+    . " after attempt 1, answered 429 with `Retry-After: $o{wait}`;"
+    . " (c) `fireworks_pass` waits after attempt 5 (`fireworks_tries 6`;"
+    . " attempts 1-4 answered 503 at once, backoff 1 ms; attempt 5 answered"
+    . " 429 with `Retry-After: $o{wait}`).  `fireworks_jitter 0`, so each"
+    . " request waits exactly $o{wait} s.  The client (`bench/lib/hold.js`,"
+    . " Node) sends, per request, a GET with the request's id, then the"
+    . " POST of a chat completion request, each on a connection of its own,"
+    . " in batches of 500 every 50 ms; `limit_req`'s key is the id at one"
+    . " request per $o{wait} s, so the GET passes at once and the POST is"
+    . " delayed until $o{wait} s after it.  The GET is sent in all three"
+    . " variants alike.  `worker_connections $conns`,"
     . " `worker_rlimit_nofile $nofile` (this machine's hard limit of open"
-    . " files; the client raises its own to the same).\n\n"
-    . Bench::table(['measure', 'value'],
-        ['requests answered 200', "$ok of $o{n}"
-            . ($res->{errors} ? " ($res->{errors} connection errors)" : '')],
-        ['all first attempts answered after', fmt($t1 - $t0, 2) . ' s'],
-        ['worker RSS before / while all wait / after',
-            "$rss0 / $rss1 / $rss2 KB"],
-        ['memory per waiting request (RSS delta / N)',
-            fmt(($rss1 - $rss0) / $o{n}, 2) . ' KB'],
-        ['worker CPU while all wait', fmt($cpu_pct, 2) . ' % of a core over '
-            . fmt($w1 - $w0, 1) . ' s'
-            . ($retried ? " ($retried retries had started)" : '')],
-        ['timer error (second attempt - first - wait), p50',
-            fmt(pct(0.5, @err), 0) . ' ms'],
-        ['timer error p99 / max', fmt(pct(0.99, @err), 0) . ' / '
-            . fmt(pct(1, @err), 0) . ' ms'],
-        ['client latency p50 / p99', "$res->{p50} / $res->{p99} ms"],
+    . " files).\n\n"
+    . "Memory per request is the worker's RSS growth while all $o{n}"
+    . " wait, divided by $o{n}: RSS (VmRSS) once every wait has started and"
+    . " stub_status shows the $o{n} requests held, minus RSS after a"
+    . " warm-up of $warm such requests.  Each variant runs in a fresh"
+    . " gateway and upstream nginx, started the same way from the same"
+    . " configuration (only the ports differ), one after the other, never"
+    . " two at once: glibc keeps what a worker frees, so a variant measured"
+    . " after another in the same worker would reuse its memory and look"
+    . " cheaper.  $o{rounds} rounds, the order rotating; medians, and"
+    . " ratios paired by round.  The script fails rather than report a"
+    . " reading of the wrong process, a worker that changed, an RSS that"
+    . " did not grow, or a request that went on before all were held."
+    . ($heap ? "  The glibc rows split the growth: gdb calls"
+        . " `malloc_stats()` in the worker at the same two moments; *in use*"
+        . " is what the held requests' allocations take, *freed but kept*"
+        . " is heap that was freed (by the requests' attempts, by the GETs)"
+        . " and not given back to the kernel, because memory still in use"
+        . " lies above it." : '')
+    . "\n\n"
+    . Bench::table(['measure', map { $label{$_} } @variants],
+        $row->('requests answered 200', sub {
+            ($runs->{$_[0]}[0]{ok} || 0) . " of $o{n}" }),
+        $row->('all waiting after', sub { fmt($m{$_[0]}{held}, 2) . ' s' }),
+        $row->('worker RSS before / while all wait / after', sub {
+            join(' / ', map { fmt($m{$_[0]}{$_}, 0) } qw/rss0 rss1 rss2/)
+            . ' KB' }),
+        $row->('memory per waiting request (RSS delta / N)', sub {
+            fmt($m{$_[0]}{kb}, 2) . ' KB' }),
+        $row->('ratio to limit_req', sub { fmt($m{$_[0]}{ratio}, 3) }),
+        (grep { defined $m{$_}{heap_use} } @variants) ? (
+        $row->('glibc heap in use, per request', sub {
+            fmt($m{$_[0]}{heap_use}, 2) . ' KB' }),
+        $row->('glibc heap freed but kept, per request', sub {
+            fmt($m{$_[0]}{heap_free}, 2) . ' KB' })) : (),
+        $row->('worker CPU while all wait', sub {
+            fmt(defined $m{$_[0]}{cpu} ? $m{$_[0]}{cpu} * 100 : undef, 2)
+            . ' % of a core over ' . fmt($m{$_[0]}{window}, 1) . ' s' }),
+        $row->('timer error (end of wait - start - wait), p50', sub {
+            fmt(pct(0.5, @{$err{$_[0]}}), 0) . ' ms' }),
+        $row->('timer error p99 / max', sub {
+            fmt(pct(0.99, @{$err{$_[0]}}), 0) . ' / '
+            . fmt(pct(1, @{$err{$_[0]}}), 0) . ' ms' }),
+        $row->('client latency p50 / p99', sub {
+            fmt($m{$_[0]}{p50}, 1) . ' / ' . fmt($m{$_[0]}{p99}, 1) . ' ms' }),
     );
 
-$md .= "\nThe timer error includes nginx's millisecond clock"
-    . " (`\$msec` has millisecond resolution) and the time the gateway"
-    . " takes to start each retry: the timers of requests that came in"
-    . " together expire in the same event loop iteration, and each starts"
-    . " a subrequest and connects to the upstream in turn.\n";
+$md .= "\nMemory per request, round by round (KB, a / b / c): "
+    . join('; ', map { my $i = $_; join(' / ',
+        map { fmt($runs->{$_}[$i]{kb}, 2) } @variants) } 0 .. $o{rounds} - 1)
+    . ".  CPU is the worker's user+system time from then until 0.3 s before"
+    . " the first wait ends" . ($retried ? " ($retried requests had gone on"
+        . " by its end)" : '') . ".\n";
 
-my @sorted = sort { $a <=> $b } @err;
-my $dat = join '', map { sprintf "%.1f %.4f\n", $sorted[$_],
-    ($_ + 1) / @sorted } 0 .. $#sorted;
-$bench->write_file("$o{out}/waiting.dat", "# timer_error_ms cdf\n$dat");
-if (@sorted && $bench->plot('waiting.png', <<"EOF")) {
+$md .= "\nThe timer error is the time between the upstream seeing the"
+    . " request that starts a wait (the GET for `limit_req`, the 429's"
+    . " attempt for `fireworks_pass`) and the next one of the same id,"
+    . " less the wait.  It includes nginx's millisecond clock (`\$msec`)"
+    . " and the time the gateway takes to go on with each request: the"
+    . " timers of requests that came in together expire in the same event"
+    . " loop iteration, and each connects to the upstream in turn.  It can"
+    . " be below 0: nginx reads the clock once per event loop iteration, so"
+    . " a timer set late in a long iteration (a batch of connections coming"
+    . " in) counts from the iteration's start, and `limit_req` counts from"
+    . " the moment it let the GET pass, before the upstream saw it.\n";
+
+my $dat = '';
+for my $i (0 .. $#variants) {
+    my @e = @{$err{$variants[$i]}};
+    $dat .= "\n\n" if $i;
+    $dat .= join '', map { sprintf "%.1f %.4f\n", $e[$_], ($_ + 1) / @e }
+        0 .. $#e;
+}
+$bench->write_file("$o{out}/waiting.dat", "# timer_error_ms cdf, by variant\n"
+    . $dat);
+my $plots = join ', ', map { "'$o{out}/waiting.dat' index $_ using 1:2"
+    . " with lines lw 2 title '" . ('a: limit_req', 'b: after attempt 1',
+    'c: after attempt 5')[$_] . "'" } 0 .. $#variants;
+if ($bench->plot('waiting.png', <<"EOF")) {
 set title 'Timer accuracy, $o{n} requests waiting $o{wait} s: actual - scheduled wait'
 set xlabel 'ms late'
 set ylabel 'share of requests'
 set yrange [0:1]
 set grid
-set key off
-plot '$o{out}/waiting.dat' using 1:2 with lines lw 2
+set key bottom right
+plot $plots
 EOF
     $md .= "\n![timer error CDF](waiting.png)\n";
 }
 
 $bench->report($md);
-
-die "not all requests succeeded\n" if $ok != $o{n};
 $bench->stop;

@@ -15,17 +15,11 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Find;
 use Test::More;
+use Files qw/read_file/;
 use FW;
 
 my $t = FW->new();
 my $root = "$FindBin::Bin/..";
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or die "$path: $!\n";
-    local $/;
-    return scalar <$fh>;
-}
 
 sub files_under {
     my ($dir, $re) = @_;
@@ -90,7 +84,7 @@ my $blocks = 0;
 for my $path ("$root/README.md", glob("$root/docs/*.md"),
     files_under("$root/docs/deploy", qr/\.md$/))
 {
-    my $md = slurp($path);
+    my $md = read_file($path);
     my $i = 0;
     while ($md =~ /^```nginx\n(.*?)^```/msg) {
         my ($conf, $name) = ($1, name($path) . ' block ' . ++$i);
@@ -123,7 +117,7 @@ for my $path (@confs) {
     my @templates = glob("$dir/*.template");
 
     for my $key (@templates ? ('', 'fw-test-key') : ('')) {
-        my $conf = slurp($path);
+        my $conf = read_file($path);
         my $name = name($path);
 
         if (@templates) {
@@ -135,7 +129,7 @@ for my $path (@confs) {
                 "$name includes the rendered templates");
 
             for my $tpl (@templates) {
-                my $out = render(slurp($tpl), $key);
+                my $out = render(read_file($tpl), $key);
                 unlike($out, qr/\$\{?FIREWORKS_/,
                     name($tpl) . ': every variable rendered');
                 (my $base = $tpl) =~ s{.*/}{};
@@ -182,7 +176,7 @@ my @yamls = files_under("$root/docs/deploy/ingress-nginx", qr/\.ya?ml$/);
 if (@yamls) {
     my (%snip, @paths);
     for my $path (@yamls) {
-        my $yaml = slurp($path);
+        my $yaml = read_file($path);
         %snip = (%snip, yaml_snippets($yaml));
         push @paths, $yaml =~ /^\s*-?\s*path:\s*(\S+)/mg;
     }

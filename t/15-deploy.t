@@ -25,6 +25,7 @@ use strict;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Files qw/read_file write_file/;
 use FW qw/http_raw/;
 
 my $root = "$FindBin::Bin/..";
@@ -40,20 +41,6 @@ my $gw = $t->port('gw');
 my $tls = $t->port('tls');
 my $api = $t->api_port;
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or die "$path: $!\n";
-    local $/;
-    return scalar <$fh>;
-}
-
-sub spew {
-    my ($path, $content) = @_;
-    open my $fh, '>', $path or die "$path: $!\n";
-    print $fh $content;
-    close $fh;
-}
-
 sub run_nginx {
     my ($prefix, @args) = @_;
     my $out = `$nginx -p $prefix/ -c $d/etc/nginx/nginx.conf @args 2>&1`;
@@ -62,7 +49,7 @@ sub run_nginx {
 
 # what the recipe says
 
-my $doc = slurp("$root/docs/deploy/debian.md");
+my $doc = read_file("$root/docs/deploy/debian.md");
 
 my ($load) = $doc =~
     m{^(load_module modules/ngx_http_fireworks_module\.so;)$}m;
@@ -85,17 +72,17 @@ system('mkdir', '-p', "$d/etc", "$d/prefix/modules", "$d/log") == 0
 system('cp', '-a', '/etc/nginx', "$d/etc/") == 0 or die "cp /etc/nginx\n";
 unlink glob("$d/etc/nginx/sites-enabled/*");
 
-my $main = slurp("$d/etc/nginx/nginx.conf");
+my $main = read_file("$d/etc/nginx/nginx.conf");
 $main =~ s{/etc/nginx/}{$d/etc/nginx/}g;
 $main =~ s{^(\s*pid\s+)\S+;}{$1$d/nginx.pid;}m;
 $main =~ s{/var/log/nginx/}{$d/}g;
-spew("$d/etc/nginx/nginx.conf", $main);
+write_file("$d/etc/nginx/nginx.conf", $main);
 like($main, qr{include \Q$d\E/etc/nginx/modules-enabled/\*\.conf;},
     'nginx.conf includes modules-enabled');
 like($main, qr{include \Q$d\E/etc/nginx/conf\.d/\*\.conf;},
     'nginx.conf includes conf.d');
 
-spew("$d/etc/nginx/conf.d/00-test-paths.conf", join '',
+write_file("$d/etc/nginx/conf.d/00-test-paths.conf", join '',
     map { "${_}_temp_path $d/$_;\n" }
     qw/client_body proxy fastcgi uwsgi scgi/);
 
@@ -113,7 +100,7 @@ for my $so (glob('/usr/lib/nginx/modules/*.so')) {
 my @loads;
 
 for my $en (sort glob("$d/etc/nginx/modules-enabled/*.conf")) {
-    spew("$d/modcheck.conf", join('', map { "include $_;\n" } @loads, $en)
+    write_file("$d/modcheck.conf", join('', map { "include $_;\n" } @loads, $en)
         . "pid $d/modcheck.pid;\nevents { }\n");
     my $out = `$nginx -t -p $d/prefix/ -c $d/modcheck.conf -e $d/modcheck.log 2>&1`;
     if ($? == 0) {
@@ -133,7 +120,7 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 2"
     . " -addext subjectAltName=DNS:api.fireworks.ai >/dev/null 2>&1") == 0
     or die "openssl req failed\n";
 
-spew("$d/etc/nginx/conf.d/zz-test-standin.conf", <<"EOF");
+write_file("$d/etc/nginx/conf.d/zz-test-standin.conf", <<"EOF");
 server {
     listen 127.0.0.1:$tls ssl;
     ssl_certificate $d/api.crt;
@@ -163,15 +150,15 @@ ok(FW::wait_port($tls), 'the TLS stand-in listens');
 system('install', '-m', '644', $t->{module},
     "$d/prefix/modules/ngx_http_fireworks_module.so") == 0
     or die "install\n";
-spew("$d/etc/nginx/modules-enabled/50-mod-http-fireworks.conf", "$load\n");
+write_file("$d/etc/nginx/modules-enabled/50-mod-http-fireworks.conf", "$load\n");
 
-my $conf = slurp("$root/docs/deploy/debian/fireworks.conf");
+my $conf = read_file("$root/docs/deploy/debian/fireworks.conf");
 ok($conf =~ s/api\.fireworks\.ai:443/127.0.0.1:$tls/g, 'upstream moved');
 ok($conf =~ s/^(\s*)listen 8080;/${1}listen 127.0.0.1:$gw;/m, 'port moved');
 ok($conf =~ s{/etc/ssl/certs/ca-certificates\.crt}{$d/api.crt}g,
     'trusted certificates: the stand-in\'s');
 $conf =~ s{/var/log/nginx/}{$d/}g;
-spew("$d/etc/nginx/conf.d/fireworks.conf", $conf);
+write_file("$d/etc/nginx/conf.d/fireworks.conf", $conf);
 
 ($rc, $out) = run_nginx("$d/prefix", "-t -e $d/test-error.log");
 is($rc, 0, 'nginx -t') or diag $out;
@@ -237,7 +224,7 @@ system('install', '-m', '644', $t->{module},
     or die "install\n";
 
 my $dgw = $t->port('docker');
-my $dmain = slurp("$root/docs/deploy/docker/nginx.conf");
+my $dmain = read_file("$root/docs/deploy/docker/nginx.conf");
 like($dmain, qr{^load_module modules/ngx_http_fireworks_module\.so;}m,
     'docker: nginx.conf loads the module');
 $dmain =~ s/^user .*$//m;                       # no user "nginx" here
@@ -247,15 +234,15 @@ ok($dmain =~ s{include /etc/nginx/conf\.d/}{include $dd/conf.d/},
     'docker: conf.d');
 ok($dmain =~ s/api\.fireworks\.ai:443/127.0.0.1:$tls/,
     'docker: upstream moved');
-spew("$dd/nginx.conf", $dmain);
+write_file("$dd/nginx.conf", $dmain);
 
-spew("$dd/conf.d/00-test-paths.conf", join '',
+write_file("$dd/conf.d/00-test-paths.conf", join '',
     map { "${_}_temp_path $dd/$_;\n" }
     qw/client_body proxy fastcgi uwsgi scgi/);
 
 sub render {
     my ($key) = @_;
-    my $tpl = slurp("$root/docs/deploy/docker/default.conf.template");
+    my $tpl = read_file("$root/docs/deploy/docker/default.conf.template");
     local %ENV = (%ENV, NGINX_ENVSUBST_FILTER => 'FIREWORKS_',
         FIREWORKS_API_KEY => $key);
     # the substitution of the image's 20-envsubst-on-templates.sh
@@ -263,7 +250,7 @@ sub render {
              |$ENV{$2} // $&|gex;
     $tpl =~ s/^(\s*)listen 8080;/${1}listen 127.0.0.1:$dgw;/m;
     $tpl =~ s{/etc/ssl/certs/ca-certificates\.crt}{$d/api.crt}g;
-    spew("$dd/conf.d/default.conf", $tpl);
+    write_file("$dd/conf.d/default.conf", $tpl);
 }
 
 my $dn = "$nginx -p $dd/prefix/ -c $dd/nginx.conf -e $dd/error.log";
@@ -271,7 +258,7 @@ my $dn = "$nginx -p $dd/prefix/ -c $dd/nginx.conf -e $dd/error.log";
 END {
     # should a test die with the second nginx still running
     if (defined $dd && -f "$dd/nginx.pid") {
-        my $pid = slurp("$dd/nginx.pid") =~ s/\s+//gr;
+        my $pid = read_file("$dd/nginx.pid") =~ s/\s+//gr;
         kill 'QUIT', $pid if $pid && kill 0, $pid;
     }
 }
@@ -304,11 +291,11 @@ is($a->[0]{headers}{authorization}, 'Bearer fw-client-key',
     'docker, key empty: the client\'s key sent');
 is($a->[0]{url}, '/inference/v1/chat/completions', 'docker: the API path');
 
-my $dpid = slurp("$dd/nginx.pid") =~ s/\s+//gr;
+my $dpid = read_file("$dd/nginx.pid") =~ s/\s+//gr;
 kill 'QUIT', $dpid;
 for (1 .. 50) { last unless kill 0, $dpid; select undef, undef, undef, 0.1 }
 ok(!kill(0, $dpid), 'docker: nginx stopped');
-unlike(slurp("$dd/error.log"), qr/\[(alert|crit|emerg)\]|exited on signal/,
+unlike(read_file("$dd/error.log"), qr/\[(alert|crit|emerg)\]|exited on signal/,
     'docker: no alert, crit or emerg in error.log');
 
 # a module built for another nginx version is refused, as the recipe says:

@@ -13,6 +13,8 @@ use strict;
 use FindBin;
 use File::Temp qw/tempdir/;
 use Test::More;
+use lib "$FindBin::Bin/lib";
+use Files qw/read_file/;
 
 my $root = "$FindBin::Bin/..";
 
@@ -58,8 +60,8 @@ unlink "$out/peers.conf", "$out/peers.log";
 my $log = `perl $root/bench/run.pl --smoke --out $out 2>&1`;
 is($?, 0, 'bench/run.pl --smoke ran every benchmark') or diag $log;
 
-open my $fh, '<', "$out/benchmarks.md" or BAIL_OUT("no benchmarks.md");
-my $md = do { local $/; <$fh> };
+my $md = read_file("$out/benchmarks.md", undef);
+BAIL_OUT("no benchmarks.md") unless defined $md;
 
 like($md, qr/^## The machine and the method/m, 'machine section');
 like($md, qr/^## 1\. Success-path overhead/m, 'overhead section');
@@ -85,11 +87,19 @@ my ($px_ok) = ($faults // '') =~ /^\| plain `proxy_pass` \| ([\d.]+) \|/m;
 cmp_ok($fw_ok // 0, '>=', 97, 'faults: fireworks_pass succeeds');
 cmp_ok($px_ok // 100, '<', 90, 'faults: proxy_pass passes the 503s on');
 
-like($md, qr/^\| requests answered 200 \| (\d+) of \1 \|/m,
+# limit_req, fireworks_pass after attempt 1 and after attempt 5 hold the
+# same requests; each holding costs memory, and the ratios are there
+
+like($md, qr/^\| measure \| `limit_req` \(a\) \| `fireworks_pass`, after attempt 1 \(b\) \| `fireworks_pass`, after attempt 5 \(c\) \|/m,
+    'waiting: the three variants');
+like($md, qr/^\| requests answered 200 \| (\d+) of \1 \| \1 of \1 \| \1 of \1 \|/m,
     'waiting: every request answered 200');
-like($md, qr/^\| memory per waiting request \(RSS delta \/ N\) \| -?[\d.]+ KB \|/m,
-    'waiting: memory per request');
-like($md, qr/^\| timer error \(second attempt - first - wait\), p50 \| -?\d+ ms \|/m,
+my @kb = $md =~ /^\| memory per waiting request \(RSS delta \/ N\) \| ([\d.]+) KB \| ([\d.]+) KB \| ([\d.]+) KB \|/m;
+is(scalar(grep { $_ > 0 } @kb), 3, 'waiting: memory per request, > 0 for each')
+    or diag "@kb";
+like($md, qr/^\| ratio to limit_req \| 1\.000 \| \d+\.\d{3} \| \d+\.\d{3} \|/m,
+    'waiting: ratios to limit_req');
+like($md, qr/^\| timer error \(end of wait - start - wait\), p50 \| -?\d+ ms \| -?\d+ ms \| -?\d+ ms \|/m,
     'waiting: timer error');
 
 is(() = $md =~ /^\| [\d.]+ MB \| fireworks_pass, 3 attempts/mg, 2,

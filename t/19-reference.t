@@ -10,17 +10,12 @@ use warnings;
 use strict;
 
 use FindBin;
+use lib "$FindBin::Bin/lib";
 use Test::More;
+use Files qw/read_file/;
 
 my $root = "$FindBin::Bin/..";
 my @src = glob("$root/ngx_fireworks_module/*.[ch]");
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or die "$path: $!\n";
-    local $/;
-    return scalar <$fh>;
-}
 
 # the directives as the code declares them
 
@@ -34,7 +29,7 @@ my %flag_args = (NGX_CONF_NOARGS => [0, 0], NGX_CONF_TAKE1 => [1, 1],
 
 my %code;
 for my $f (@src) {
-    my ($c) = slurp($f) =~ /ngx_command_t\s+\w+\[\]\s*=\s*\{(.*?)ngx_null_command/s;
+    my ($c) = read_file($f) =~ /ngx_command_t\s+\w+\[\]\s*=\s*\{(.*?)ngx_null_command/s;
     next unless defined $c;
     while ($c =~ /\{\s*ngx_string\("(\w+)"\),\s*([A-Z0-9_|\s]+?),\s*\n/g) {
         my ($name, $flags) = ($1, $2);
@@ -51,7 +46,7 @@ ok(scalar keys %code >= 11, 'directives found in the code: '
 
 # the directives as docs/directives.md documents them
 
-my $doc = slurp("$root/docs/directives.md");
+my $doc = read_file("$root/docs/directives.md");
 my %docs;
 while ($doc =~ /^### (\w+)\n(.*?)(?=^#{2,3} )/msg) {
     my ($name, $text) = ($1, $2);
@@ -115,7 +110,7 @@ SKIP: {
 my @style;
 for my $f (@src) {
     my $n = 0;
-    for my $line (split /\n/, slurp($f)) {
+    for my $line (split /\n/, read_file($f)) {
         $n++;
         my $where = ($f =~ s{.*/}{}r) . ":$n";
         push @style, "$where: over 80 columns" if length $line > 80;

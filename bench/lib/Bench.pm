@@ -15,16 +15,18 @@ use strict;
 use Exporter qw/import/;
 use File::Temp qw/tempdir/;
 use File::Basename qw/dirname/;
+use Cwd ();
 use JSON::PP;
-use POSIX qw/WNOHANG/;
-use Time::HiRes qw/time sleep/;
+use Time::HiRes qw/sleep/;
 
 use lib dirname(dirname(dirname(__FILE__))) . '/t/lib';
 use Ports qw/free_port wait_port/;
+use Files;
 
 our @EXPORT = qw/median pct ratio fmt have/;
 
-my $ROOT = dirname(dirname(dirname(__FILE__)));
+my $ROOT = dirname(dirname(dirname(Cwd::abs_path(__FILE__))));
+my @ALL;
 
 # the fast upstream's answer: a real chat completion's shape and size
 
@@ -43,7 +45,6 @@ sub new {
 
     my $self = bless {
         name => $o{name},
-        smoke => $o{smoke},
         out => $o{out},
         nginx => $ENV{BENCH_NGINX} || '/usr/sbin/nginx',
         module => $ENV{BENCH_MODULE}
@@ -63,6 +64,7 @@ sub new {
         CLEANUP => !$ENV{BENCH_LEAVE});
     chmod 0755, $self->{dir};
 
+    push @ALL, $self;
     return $self;
 }
 
@@ -74,9 +76,6 @@ sub have {
     my ($program) = @_;
     return grep { -x "$_/$program" } split /:/, $ENV{PATH} || '';
 }
-sub root { $ROOT }
-sub smoke { $_[0]{smoke} }
-sub module { $_[0]{module} }
 
 # the hard limit of open files: nginx may raise its soft limit up to it
 
@@ -93,25 +92,135 @@ sub port {
     return $self->{ports}{$name} = $port;
 }
 
+# NAME is relative to the scratch directory unless absolute; reading a
+# missing file gives ''
+
+sub path {
+    my ($self, $name) = @_;
+    return $name =~ m{^/} ? $name : "$self->{dir}/$name";
+}
+
 sub write_file {
     my ($self, $name, $content) = @_;
-    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
-    open my $fh, '>', $path or die "$path: $!\n";
-    print $fh $content;
-    close $fh;
-    return $path;
+    return Files::write_file($self->path($name), $content);
 }
 
 sub read_file {
     my ($self, $name) = @_;
-    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
-    open my $fh, '<', $path or return '';
-    local $/;
-    return scalar <$fh>;
+    return Files::read_file($self->path($name), '');
 }
 
-# Starts an nginx whose prefix is DIR/NAME; %%PORT_X%% and %%MODULE%% in
-# the configuration are filled in.  Returns the prefix.
+# The main-level lines every nginx of the benchmarks starts with: one
+# worker pinned to CPU (0: the gateway's, 1: the upstream's), logs in its
+# prefix.  Options: cpu (0), connections (1024), nofile (raise the open
+# file limit to the hard limit), modules (load_module paths; %%MODULE%%
+# is the fireworks module, loaded unless fireworks => 0).
+
+sub preamble {
+    my (%o) = @_;
+    my @modules = (($o{fireworks} // 1) ? '%%MODULE%%' : (),
+        @{$o{modules} || []});
+    my $cpu = $o{cpu} ? '10' : '01';
+
+    return join('', map { "load_module $_;\n" } @modules)
+        . "worker_processes 1;\n"
+        . "worker_cpu_affinity $cpu;\n"
+        . ($o{nofile} ? "worker_rlimit_nofile %%NOFILE%%;\n" : '')
+        . "error_log %%PREFIX%%/logs/error.log warn;\n"
+        . "pid %%PREFIX%%/logs/nginx.pid;\n"
+        . "events { worker_connections " . ($o{connections} || 1024)
+        . "; }\n";
+}
+
+# A whole nginx.conf: the preamble (options as above) and an http block
+# whose content is HTTP, then access_log (off unless given: after HTTP,
+# so that it may name a log_format defined there).
+
+sub nginx_conf {
+    my (%o) = @_;
+    return preamble(%o) . "http {\n$o{http}\n    access_log "
+        . ($o{access_log} || 'off') . ";\n}\n";
+}
+
+# The fast upstream: an nginx on the second CPU answering every request
+# 200 with $COMPLETION at once, listening on the port named 'up'.
+# Options: listen (another port name), http (more http-level lines),
+# answer (lines in its location before the 200, to answer otherwise),
+# server (more server-level lines), access_log, connections (4096).
+
+sub upstream_conf {
+    my (%o) = @_;
+    my $listen = uc($o{listen} || 'up');
+    return nginx_conf(cpu => 1, fireworks => 0, nofile => 1,
+        connections => $o{connections} || 4096,
+        access_log => $o{access_log}, http => <<"EOF");
+@{[ $o{http} || '' ]}
+    server {
+        listen 127.0.0.1:%%PORT_$listen%% backlog=4096;
+        keepalive_requests 1000000;
+        location / {
+            default_type application/json;
+@{[ $o{answer} || '' ]}
+            return 200 '$COMPLETION';
+        }
+@{[ $o{server} || '' ]}
+    }
+EOF
+}
+
+# The gateway of the benchmarks: upstream "api" (the port of the name
+# UPSTREAM, 'api' by default), keepalive on both sides, and the locations
+# /proxy/ (plain proxy_pass) and /fw/ (fireworks_pass to the internal
+# /_fw/, which proxies as /proxy/ does).  Options: listen (the port's
+# name, 'gw'), keepalive (the upstream's idle connections, 16), http
+# (more http-level lines), fw (more lines in /fw/), internal (more lines
+# in /_fw/), locations (the server's locations instead of /proxy/ and
+# /fw/; /_fw/ stays), server (more server-level lines), and those of
+# preamble().
+
+sub gateway_conf {
+    my (%o) = @_;
+    my $up = uc($o{upstream} || 'api');
+    my $listen = uc($o{listen} || 'gw');
+    my $keepalive = $o{keepalive} || 16;
+    my $fw = $o{fw} || '';
+    my $locations = $o{locations} // <<"EOF";
+        location /proxy/ {
+            proxy_pass http://api/;
+        }
+        location /fw/ {
+            fireworks_pass /_fw\$uri;
+$fw
+        }
+EOF
+
+    return nginx_conf(%o, http => <<"EOF");
+    upstream api {
+        server 127.0.0.1:%%PORT_$up%%;
+        keepalive $keepalive;
+        keepalive_requests 1000000;
+    }
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+@{[ $o{http} || '' ]}
+    server {
+        listen 127.0.0.1:%%PORT_$listen%% backlog=4096;
+        keepalive_requests 1000000;
+$locations
+        location /_fw/ {
+            internal;
+            proxy_pass http://api/;
+@{[ $o{internal} || '' ]}
+        }
+@{[ $o{server} || '' ]}
+    }
+EOF
+}
+
+# Starts an nginx whose prefix is DIR/NAME; %%PORT_X%%, %%MODULE%%,
+# %%NOFILE%% and %%PREFIX%% in the configuration are filled in.  Options:
+# env (prepended to the command), port (the name of the port to wait for,
+# NAME by default).  Returns the prefix.
 
 sub nginx {
     my ($self, $name, $conf, %o) = @_;
@@ -133,20 +242,66 @@ sub nginx {
     push @{$self->{nginx_prefixes}}, $prefix;
     wait_port($self->port($o{port} || $name))
         or die "nginx $name does not listen\n";
+    $self->{masters}{$prefix} = $self->master_pid($prefix);
     return $prefix;
 }
 
+# the master's pid: read once it listens, and kept, so that it can be
+# stopped when its directory is gone
+
+sub master_pid {
+    my ($self, $prefix) = @_;
+    return $self->{masters}{$prefix} if $self->{masters}{$prefix};
+    my $pid = $self->read_file("$prefix/logs/nginx.pid");
+    chomp $pid;
+    return $pid =~ /^\d+$/ ? $pid : undef;
+}
+
+# The one worker process of the nginx at PREFIX; dies when there is none,
+# or more than one: every reading of a worker must be of the right one.
+
 sub nginx_worker {
     my ($self, $prefix) = @_;
-    my $master = $self->read_file("$prefix/logs/nginx.pid");
-    chomp $master;
+    my $master = $self->master_pid($prefix)
+        or die "no master pid in $prefix/logs/nginx.pid\n";
     for (1 .. 50) {
         my @w = grep { `ps -o args= -p $_` =~ /worker process/ }
                 split ' ', `ps -o pid= --ppid $master 2>/dev/null`;
+        die "more than one worker for $prefix: @w\n" if @w > 1;
         return $w[0] if @w;
         sleep 0.1;
     }
     die "no worker for $prefix\n";
+}
+
+# Stops the nginx at PREFIX (all of them without one) and checks the
+# error logs: dies on an alert, a crit or a crash.
+
+sub stop_nginx {
+    my ($self, $only) = @_;
+    my @prefixes = grep { !defined $only || $_ eq $only }
+        @{$self->{nginx_prefixes}};
+    for my $p (@prefixes) {
+        my $pid = $self->master_pid($p);
+        next unless $pid && alive($pid);
+        kill 'TERM', $pid;
+        for (1 .. 250) { last unless alive($pid); sleep 0.02 }
+        kill 'KILL', $pid if alive($pid);
+    }
+    my @bad = $self->check_logs(@prefixes);
+    my %gone = map { $_ => 1 } @prefixes;
+    @{$self->{nginx_prefixes}} = grep { !$gone{$_} } @{$self->{nginx_prefixes}};
+    die "errors in logs:\n" . join("\n", @bad) . "\n" if @bad;
+}
+
+# whether a process runs: a daemon's master that has exited stays a
+# zombie until init reaps it, which may take a while
+
+sub alive {
+    my ($pid) = @_;
+    return 0 unless kill(0, $pid);
+    my $stat = Files::read_file("/proc/$pid/stat", '');
+    return $stat !~ /^\d+ \(.*\) Z/s;
 }
 
 # Starts a program in the background, stdout and stderr to DIR/NAME.out.
@@ -167,8 +322,18 @@ sub spawn {
     return $pid;
 }
 
+# Waits for a spawned program to end; returns its exit status.
+
+sub reap {
+    my ($self, $pid) = @_;
+    waitpid($pid, 0);
+    my $status = $?;
+    @{$self->{procs}} = grep { $_ != $pid } @{$self->{procs}};
+    return $status;
+}
+
 sub fakeapi {
-    my ($self, %o) = @_;
+    my ($self) = @_;
     my $port = $self->port('api');
     $self->spawn('fakeapi', 'taskset', '-c', '1', 'node',
         "$ROOT/t/lib/fakeapi.js", '--port', $port);
@@ -187,35 +352,42 @@ sub haproxy {
     return $self->{haproxy};
 }
 
-# Runs wrk pinned to the second CPU; returns requests/s, the request
-# count, latency percentiles (ms) and, with the status-counting script,
-# the statuses seen.
+# Runs wrk (one thread, pinned to the second CPU) POSTing the chat
+# completion request to URL for D seconds over C connections; returns
+# requests/s, the request count and latency percentiles p50 and p99
+# (ms).  Dies when no request was served or any failed.  With cpu =>
+# PID, also the CPU time of that process per request (cpu_us, µs).
 
 sub wrk {
     my ($self, %o) = @_;
-    my $script = $self->write_file('wrk.lua', wrk_lua($o{body}, $o{count}));
+    my $script = $self->write_file('wrk.lua', <<"EOF");
+wrk.method = "POST"
+wrk.body = '$REQUEST'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer fw_bench_key"
+EOF
     my $cmd = sprintf "taskset -c 1 wrk -t1 -c%d -d%ds --latency "
         . "--timeout %ds -s %s '%s' 2>&1",
         $o{c} || 32, $o{d} || 5, $o{timeout} || 30, $script, $o{url};
+
+    my $cpu0 = $o{cpu} ? cpu_ticks($o{cpu}) : 0;
     my $out = `$cmd`;
     die "wrk: $out\n" if $? != 0;
+    my $cpu = $o{cpu} ? cpu_ticks($o{cpu}) - $cpu0 : 0;
 
     my %r = (out => $out);
     ($r{rps}) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     ($r{n}) = $out =~ /(\d+) requests in/;
-    for my $p (50, 75, 90, 99) {
+    for my $p (50, 99) {
         my ($v, $u) = $out =~ /^\s+$p%\s+([\d.]+)(us|ms|s)\b/m;
         $r{"p$p"} = defined $v ? $v * { us => 0.001, ms => 1, s => 1000 }->{$u}
                                : undef;
     }
-    if ($out =~ /^STATUSES (\{.*\})$/m) {
-        $r{statuses} = decode_json($1);
-    }
-    ($r{errors}) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
-    $r{errors} ||= 0;
-    if ($out =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/) {
-        $r{socket_errors} = $1 + $2 + $3 + $4;
-    }
+    die "$o{url}: no requests\n$out" unless $r{n};
+    die "$o{url}: errors\n$out"
+        if $out =~ /Non-2xx or 3xx responses|Socket errors/;
+
+    $r{cpu_us} = $cpu * 10000 / $r{n} if $o{cpu};
     return \%r;
 }
 
@@ -231,57 +403,92 @@ sub load {
     return decode_json($out);
 }
 
-sub wrk_lua {
-    my ($body, $count) = @_;
-    $body //= $REQUEST;
-    my $lua = <<"EOF";
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer fw_bench_key"
-EOF
-    return $lua unless $count;
+# Rounds of a side-by-side comparison.  Each round measures every variant
+# once, MEASURE->(VARIANT, ROUND) returning a result (a hash ref); the
+# order rotates by one each round, so that no variant always runs first
+# or always after the same one.  Returns { variant => [ results ] }, one
+# result per round.
 
-    # counting statuses makes wrk parse every response: only where needed
-    return $lua . <<'EOF';
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-statuses = {}
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local all = {}
-  for _, t in ipairs(threads) do
-    for s, n in pairs(t:get("statuses")) do all[s] = (all[s] or 0) + n end
-  end
-  local parts = {}
-  for s, n in pairs(all) do table.insert(parts, '"' .. s .. '":' .. n) end
-  io.write("STATUSES {" .. table.concat(parts, ",") .. "}\n")
-end
-EOF
+sub rounds {
+    my ($n, $variants, $measure) = @_;
+    my %runs;
+    for my $round (1 .. $n) {
+        for my $i (0 .. $#$variants) {
+            my $v = $variants->[($i + $round) % @$variants];
+            push @{$runs{$v}}, $measure->($v, $round);
+        }
+    }
+    return \%runs;
+}
+
+# The median over the rounds of KEY.
+
+sub median_of {
+    my ($runs, $variant, $key) = @_;
+    return median(map { $_->{$key} } @{$runs->{$variant}});
+}
+
+# A paired ratio: the median over the rounds of each round's KEY of
+# VARIANT divided by that of BASE in the same round, so that the drift
+# of a shared machine between rounds cancels.
+
+sub paired_ratio {
+    my ($runs, $variant, $base, $key) = @_;
+    my ($v, $b) = ($runs->{$variant}, $runs->{$base});
+    return median(map { $b->[$_]{$key} ? $v->[$_]{$key} / $b->[$_]{$key}
+                                       : undef } 0 .. $#$v);
+}
+
+# Readings of a process from /proc.  They die when the process is gone or
+# the field is missing: a benchmark must not report a 0 it did not see.
+
+sub proc_file {
+    my ($pid, $file) = @_;
+    die "no process id\n" unless $pid && $pid =~ /^\d+$/;
+    my $s = Files::read_file("/proc/$pid/$file", undef);
+    die "process $pid is gone (/proc/$pid/$file)\n" unless defined $s;
+    return $s;
 }
 
 # utime + stime of a process in clock ticks (1/100 s)
 
 sub cpu_ticks {
     my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $s = <$fh>;
-    $s =~ s/^.*\)\s+//;
+    my $s = proc_file($pid, 'stat');
+    $s =~ s/^.*\)\s+//s;
     my @f = split ' ', $s;
     return $f[11] + $f[12];
 }
 
+# a "Name: N kB" field of /proc/PID/status, in KB
+
 sub status_kb {
     my ($pid, $field) = @_;
-    open my $fh, '<', "/proc/$pid/status" or return 0;
-    while (<$fh>) { return $1 if /^$field:\s+(\d+)/ }
-    return 0;
+    my ($kb) = proc_file($pid, 'status') =~ /^$field:\s+(\d+)/m
+        or die "no $field in /proc/$pid/status\n";
+    return $kb;
 }
 
 sub rss_kb { status_kb($_[0], 'VmRSS') }
 sub hwm_kb { status_kb($_[0], 'VmHWM') }
+
+# glibc's own account of a process's heap in KB, (system, in use), from
+# malloc_stats() called in the process by gdb: its report goes to the
+# process's stderr, which an nginx worker has on its error log (STDERR).
+# Empty when gdb is missing or no report comes.  Stops the process for
+# a moment (about 0.3 s).
+
+sub heap_kb {
+    my ($pid, $stderr) = @_;
+    return () unless have('gdb');
+    my $before = -s $stderr || 0;
+    system("gdb -nx -batch -p $pid -ex 'call (void) malloc_stats()'"
+        . " >/dev/null 2>&1");
+    my $new = substr(Files::read_file($stderr, ''), $before);
+    return () unless $new =~ /Total\ \(incl\.\ mmap\):\s*system\ bytes\s*=\s*(\d+)
+                               \s*in\ use\ bytes\s*=\s*(\d+)/x;
+    return ($1 / 1024, $2 / 1024);
+}
 
 # resets the peak RSS (VmHWM) of a process, where the kernel allows it
 
@@ -338,8 +545,7 @@ sub table {
 
 sub report {
     my ($self, $md) = @_;
-    my $file = "$self->{out}/$self->{name}.md";
-    $self->write_file($file, $md);
+    $self->write_file("$self->{out}/$self->{name}.md", $md);
     print $md;
 }
 
@@ -347,20 +553,22 @@ sub plot {
     my ($self, $png, $script) = @_;
     return 0 unless have('gnuplot');
     my $gp = $self->write_file("$self->{name}.gp",
-        "set terminal pngcairo size 800,450 font 'sans,10'\n"
+        "set terminal pngcairo size 800,450 font 'sans,10' noenhanced\n"
         . "set output '$self->{out}/$png'\n$script");
     system("gnuplot $gp 2>$self->{dir}/gnuplot.err") == 0
         or die "gnuplot: " . $self->read_file('gnuplot.err');
     return 1;
 }
 
-# Error logs of the nginx instances and HAProxy must show no alert, crit
-# or crash: a benchmark of a broken gateway measures nothing.
+# Error logs of the nginx instances at PREFIXES (all without) must show
+# no alert, crit or crash: a benchmark of a broken gateway measures
+# nothing.
 
 sub check_logs {
-    my ($self) = @_;
+    my ($self, @prefixes) = @_;
+    @prefixes = @{$self->{nginx_prefixes}} unless @prefixes;
     my @bad;
-    for my $p (@{$self->{nginx_prefixes}}) {
+    for my $p (@prefixes) {
         my $log = $self->read_file("$p/logs/error.log");
         push @bad, "$p: $1" while $log =~ /^(.*\[(?:alert|crit|emerg)\].*)$/mg;
         push @bad, "$p: $1" while $log =~ /^(.*exited on signal.*)$/mg;
@@ -370,22 +578,12 @@ sub check_logs {
 
 sub stop {
     my ($self) = @_;
-    for my $p (@{$self->{nginx_prefixes}}) {
-        my $pid = $self->read_file("$p/logs/nginx.pid");
-        chomp $pid;
-        next unless $pid && kill(0, $pid);
-        kill 'TERM', $pid;
-        for (1 .. 50) { last unless kill(0, $pid); sleep 0.1 }
-        kill 'KILL', $pid if kill(0, $pid);
-    }
     for my $pid (@{$self->{procs}}) {
         kill 'TERM', $pid;
         waitpid($pid, 0);
     }
     @{$self->{procs}} = ();
-    my @bad = $self->check_logs;
-    @{$self->{nginx_prefixes}} = ();
-    die "errors in logs:\n" . join("\n", @bad) . "\n" if @bad;
+    $self->stop_nginx;
 }
 
 sub DESTROY {
@@ -393,6 +591,16 @@ sub DESTROY {
     return unless $self->{owner} == $$;
     local $@;
     eval { $self->stop } if @{$self->{procs}} || @{$self->{nginx_prefixes}};
+}
+
+# A benchmark that died leaves its processes to END, which runs before
+# File::Temp removes the directories that hold their logs.
+
+END {
+    local ($@, $?);
+    for my $b (grep { $_->{owner} == $$ } @ALL) {
+        eval { $b->stop } if @{$b->{procs}} || @{$b->{nginx_prefixes}};
+    }
 }
 
 1;

@@ -21,6 +21,15 @@ use Bench;
 
 our @VARIANTS = qw/proxy fw lua haproxy/;
 
+# how the reports name them
+
+our %LABEL = (
+    proxy => 'plain `proxy_pass`',
+    fw => '`fireworks_pass`',
+    lua => 'Lua retry loop (`ngx.location.capture`)',
+    haproxy => 'HAProxy 2.6 `retry-on`',
+);
+
 my $LUA_DIR = '/usr/lib/nginx/modules';
 
 sub have_lua { -f "$LUA_DIR/ngx_http_lua_module.so" }
@@ -43,89 +52,36 @@ sub start {
     my $jitter = $o{jitter} // 1000;
     my $tries = $o{tries} || 5;
 
-    my $c = $Bench::COMPLETION;
     my $pct = $fault * 100;
     my $faults = $fault ? <<"EOF" : '';
-        split_clients "\${request_id}" \$fault {
-            $pct% 1;
-            * "";
-        }
+    split_clients "\${request_id}" \$fault {
+        $pct% 1;
+        * "";
+    }
 EOF
     my $fail = $fault ? <<'EOF' : '';
-                if ($fault) {
-                    return 503 '{"error":{"object":"error","type":"server_error","code":"service_unavailable","message":"The server is overloaded, please retry later"}}';
-                }
+            if ($fault) {
+                return 503 '{"error":{"object":"error","type":"server_error","code":"service_unavailable","message":"The server is overloaded, please retry later"}}';
+            }
 EOF
 
-    $bench->nginx('up', <<"EOF") unless $o{gateway};
-worker_processes 1;
-worker_cpu_affinity 10;
-worker_rlimit_nofile %%NOFILE%%;
-error_log %%PREFIX%%/logs/error.log warn;
-pid %%PREFIX%%/logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-$faults
-    server {
-        listen 127.0.0.1:%%PORT_UP%% backlog=4096;
-        keepalive_requests 1000000;
-        location / {
-            default_type application/json;
-$fail
-            return 200 '$c';
-        }
-        location = /_status { stub_status; }
-    }
-}
-EOF
-
-    my $lua_load = have_lua() ? "load_module $LUA_DIR/ndk_http_module.so;\n"
-        . "load_module $LUA_DIR/ngx_http_lua_module.so;\n" : '';
-    my $lua_loc = have_lua() ? lua_location($base, $jitter, $tries) : '';
+    $bench->nginx('up', Bench::upstream_conf(http => $faults, answer => $fail,
+        server => "        location = /_status { stub_status; }\n"))
+        unless $o{gateway};
 
     my $gw = $o{gateway} || 'gw';
-    my $GW = uc $gw;
 
-    $bench->nginx($gw, <<"EOF", env => $o{env});
-load_module %%MODULE%%;
-$lua_load
-worker_processes 1;
-worker_cpu_affinity 01;
-error_log %%PREFIX%%/logs/error.log warn;
-pid %%PREFIX%%/logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    upstream api {
-        server 127.0.0.1:%%PORT_UP%%;
-        keepalive 64;
-        keepalive_requests 1000000;
-    }
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    server {
-        listen 127.0.0.1:%%PORT_$GW%% backlog=4096;
-        keepalive_requests 1000000;
-
-        location /proxy/ {
-            proxy_pass http://api/;
-        }
-
-        location /fw/ {
-            fireworks_pass /_fw\$uri;
+    $bench->nginx($gw, Bench::gateway_conf(
+        upstream => 'up', listen => $gw, keepalive => 64, connections => 4096,
+        modules => [ have_lua() ? ("$LUA_DIR/ndk_http_module.so",
+                                   "$LUA_DIR/ngx_http_lua_module.so") : () ],
+        fw => <<"EOF",
             fireworks_tries $tries;
             fireworks_backoff ${base}ms;
             fireworks_jitter ${jitter}ms;
-        }
-        location /_fw/ {
-            internal;
-            proxy_pass http://api/;
-        }
-$lua_loc
-    }
-}
 EOF
+        server => have_lua() ? lua_location($base, $jitter, $tries) : '',
+    ), env => $o{env});
 
     if (have_haproxy() && !$o{gateway}) {
         my $retries = $tries - 1;
@@ -217,7 +173,8 @@ sub upstream_requests {
     my ($bench) = @_;
     my $port = $bench->port('up');
     my $s = `curl -s http://127.0.0.1:$port/_status`;
-    return $s =~ /^\s*\d+\s+\d+\s+(\d+)/m ? $1 : 0;
+    return $1 if $s =~ /^\s*\d+\s+\d+\s+(\d+)/m;
+    die "the upstream's stub_status does not answer: $s\n";
 }
 
 1;

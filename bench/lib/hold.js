@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Opens N connections, each sending one POST with its own x-bench-id, in
 // batches (so the listen queue never overflows), and waits for all the
-// answers.  Prints one JSON line: statuses, errors, the time the last
-// request was sent and the last answer came (s from start), latency
-// percentiles in ms.
+// answers.  With --prime PATH, each POST is preceded by a GET of PATH
+// with the same x-bench-id on a connection of its own, answered before
+// the POST is sent.  Prints one JSON line: statuses of the POSTs, errors,
+// the time the last POST was sent and the last answer came (s from
+// start), the POSTs' latency percentiles in ms.
 //
 //   node hold.js --port P --path /x --n 10000 [--batch 500] [--every 50]
+//                [--prime /y] [--prefix h]
 'use strict';
 
 const net = require('net');
@@ -19,6 +22,7 @@ const path = o.path || '/v1/chat/completions';
 const n = parseInt(o.n || '1000', 10);
 const batch = parseInt(o.batch || '500', 10);
 const every = parseInt(o.every || '50', 10);
+const prefix = o.prefix || 'h';
 const body = '{"model":"accounts/fireworks/models/llama-v3p1-8b-instruct",'
   + '"messages":[{"role":"user","content":"hi"}]}';
 
@@ -28,30 +32,23 @@ let errors = 0, started = 0, done = 0, lastSent = 0;
 const t0 = process.hrtime.bigint();
 const now = () => Number(process.hrtime.bigint() - t0) / 1e6;
 
-// raw sockets: one request per connection, no agent limits or pooling
+// One request on a connection of its own (raw sockets: no agent limits
+// or pooling); cb(status or null) once the whole answer came.
 
-function one(i) {
-  const start = now();
+function request(head, payload, cb) {
   const s = net.connect(port, '127.0.0.1');
   let buf = '';
   let finished = false;
   const end = (status) => {
     if (finished) return;
     finished = true;
-    if (status) {
-      statuses[status] = (statuses[status] || 0) + 1;
-      lat.push(now() - start);
-    } else {
-      errors++;
-    }
     s.destroy();
-    if (++done === n) report();
+    cb(status);
   };
   s.setEncoding('latin1');
   s.on('connect', () => {
-    s.write(`POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n`
-      + `Content-Length: ${body.length}\r\nX-Bench-Id: h${i}\r\nConnection: close\r\n\r\n${body}`);
-    lastSent = now();
+    s.write(head + payload);
+    if (payload) lastSent = now();
   });
   s.on('data', (d) => {
     buf += d;
@@ -64,6 +61,31 @@ function one(i) {
   });
   s.on('end', () => { const m = buf.match(/^HTTP\/1\.1 (\d+)/); end(m ? m[1] : null); });
   s.on('error', () => end(null));
+}
+
+function one(i) {
+  const id = prefix + i;
+  const post = () => {
+    const start = now();
+    request(`POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n`
+      + `Content-Length: ${body.length}\r\nX-Bench-Id: ${id}\r\nConnection: close\r\n\r\n`,
+      body, (status) => {
+        if (status) {
+          statuses[status] = (statuses[status] || 0) + 1;
+          lat.push(now() - start);
+        } else {
+          errors++;
+        }
+        if (++done === n) report();
+      });
+  };
+  if (!o.prime) return post();
+  request(`GET ${o.prime} HTTP/1.1\r\nHost: bench\r\nX-Bench-Id: ${id}\r\n`
+    + 'Connection: close\r\n\r\n', '', (status) => {
+    if (status === '200') return post();
+    errors++;
+    if (++done === n) report();
+  });
 }
 
 function report() {

@@ -21,12 +21,12 @@ use File::Basename qw/dirname/;
 use IO::Socket::INET;
 use IO::Select;
 use JSON::PP;
-use POSIX qw/WNOHANG/;
-use Socket qw/SOL_SOCKET SO_LINGER SO_RCVBUF PF_INET SOCK_STREAM
+use Socket qw/SOL_SOCKET SO_RCVBUF PF_INET SOCK_STREAM
     inet_aton pack_sockaddr_in/;
 use Test::More;
 use Time::HiRes qw/time sleep/;
 use Ports qw/free_port wait_port/;
+use Files;
 
 our @EXPORT_OK = qw/http http_raw http_slow dechunk json/;
 
@@ -69,12 +69,11 @@ sub port {
 sub api_port { $_[0]->port('api') }
 sub nginx_port { $_[0]->port('nginx') }
 
+# NAME is relative to the test's directory; reading a missing file gives ''
+
 sub write_file {
     my ($self, $name, $content) = @_;
-    open my $fh, '>', "$self->{dir}/$name" or die "$name: $!\n";
-    binmode $fh;
-    print $fh $content;
-    close $fh;
+    Files::write_file("$self->{dir}/$name", $content);
 }
 
 sub read_file {
@@ -84,11 +83,7 @@ sub read_file {
 
 sub read_file_abs {
     my ($self, $path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    my $content = <$fh>;
-    close $fh;
-    return $content;
+    return Files::read_file($path, '');
 }
 
 sub wait_port_of { wait_port(@_) }
