@@ -356,9 +356,9 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
  * own: ngx_http_subrequest() takes the request struct, the module ctx
  * array and the header lists from the parent's pool, and the subrequest
  * then allocates from its parent's pool, so the main request's pool is
- * swapped for the attempt's during the call.  The pool is freed when the
- * attempt is discarded (ngx_http_fireworks_end_attempt()): a request that
- * waits holds no memory of the attempts it made.
+ * swapped for the attempt's during the call.  The pool is given back when
+ * the attempt is discarded (ngx_http_fireworks_end_attempt()): a request
+ * that waits holds no memory of the attempts it made.
  */
 
 static ngx_int_t
@@ -370,7 +370,7 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
     ngx_http_request_t         *sr;
     ngx_http_core_main_conf_t  *cmcf;
 
-    pool = ngx_create_pool(NGX_HTTP_FIREWORKS_POOL_SIZE, r->connection->log);
+    pool = ngx_http_fireworks_pool_get(r->connection->log);
     if (pool == NULL) {
         return NGX_ERROR;
     }
@@ -1818,7 +1818,7 @@ ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
 
     ngx_http_set_log_request(r->connection->log, r);
 
-    ngx_destroy_pool(ctx->pool);
+    ngx_http_fireworks_pool_put(ctx->pool);
 
     ctx->pool = NULL;
     ctx->sr = NULL;
@@ -1991,7 +1991,7 @@ ngx_http_fireworks_pool_cleanup(void *data)
     ngx_http_fireworks_ctx_t  *ctx = data;
 
     if (ctx->pool) {
-        ngx_destroy_pool(ctx->pool);
+        ngx_http_fireworks_pool_put(ctx->pool);
         ctx->pool = NULL;
     }
 }

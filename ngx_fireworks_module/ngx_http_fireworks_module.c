@@ -700,6 +700,7 @@ static void
 ngx_http_fireworks_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_fireworks_zone_exit_process(cycle);
+    ngx_http_fireworks_pool_free();
 }
 
 

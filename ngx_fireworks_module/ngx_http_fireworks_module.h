@@ -344,6 +344,9 @@ char *ngx_http_fireworks_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_fireworks_route_conf(ngx_conf_t *cf,
     ngx_http_fireworks_loc_conf_t *flcf);
+ngx_pool_t *ngx_http_fireworks_pool_get(ngx_log_t *log);
+void ngx_http_fireworks_pool_put(ngx_pool_t *pool);
+void ngx_http_fireworks_pool_free(void);
 ngx_int_t ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle);
 void ngx_http_fireworks_zone_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_fireworks_log_handler(ngx_http_request_t *r);
