@@ -922,6 +922,15 @@ ngx_http_fireworks_release(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
+        /*
+         * the held bytes replace the buffers they came in, and with them
+         * the upstream's flush: without it the first event would wait in
+         * the write filter for postpone_output bytes, that is, for the
+         * next event
+         */
+
+        ctx->hold->flush = 1;
+
         cl->buf = ctx->hold;
         cl->next = rest;
         rest = cl;

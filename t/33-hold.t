@@ -13,6 +13,7 @@ use strict;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw/time/;
 use FW;
 
 my $t = FW->new();
@@ -75,6 +76,20 @@ is($r->{status}, 200, 'cut after the first event: 200');
 ok(!$r->{complete}, 'cut after the first event: cut');
 is(scalar(() = $r->{body} =~ /^data: \{/mg), 2, '... after its 2 events');
 is(scalar @{$t->attempts('after')}, 1, 'cut after the first event: no retry');
+
+# the first event goes out when it arrives, not with the next one: the
+# held bytes are flushed, though fewer than postpone_output
+
+for my $loc (qw/hold nohold/) {
+    my $start = time;
+    $r = $t->http(uri => "/$loc/x", body => $body,
+        script => 'sse;n=2;ms=2000', id => "first-$loc", timeout => 10);
+    my ($first) = grep { $_->[1] =~ /data: \{/ } @{$r->{chunks}};
+    ok($first && $first->[0] - $start < 1.5,
+        "$loc: the first event arrives before the second is sent")
+        or diag($first ? $first->[0] - $start : 'no event');
+    ok($r->{complete}, "$loc: the stream completes");
+}
 
 # a first event that is an error with a retryable status: retried
 
