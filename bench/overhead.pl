@@ -103,11 +103,100 @@ EOF
     $md .= "\n![requests/s per round](overhead.png)\n";
 }
 
+$md .= features($bench);
 $md .= trim($bench) unless $o{smoke};
 $md .= profile($bench, $urls) unless $o{smoke};
 
 $bench->report($md);
 $bench->stop;
+
+# What the metrics zone and the body's inspection add: two more gateways
+# like the first, one without a zone and with a location whose workload
+# follows $fireworks_model, one with a zone (every fireworks_pass location
+# counts into it); their variants alternate like the others.
+
+sub features {
+    my ($bench) = @_;
+    my $url = sub { "http://127.0.0.1:" . $bench->port($_[0]) . $_[1] };
+    my $fwi = <<'EOF';
+        location /fwi/ {
+            fireworks_pass /_fw$uri;
+            fireworks_workload $fw_workload;
+        }
+EOF
+    my $map = <<'EOF';
+    map $fireworks_model $fw_workload {
+        ~*thinking  long_context;
+        default     interactive;
+    }
+EOF
+
+    $bench->nginx('gwb', Bench::gateway_conf(upstream => 'up',
+        listen => 'gwb', keepalive => 64, connections => 4096,
+        http => $map, server => $fwi));
+    $bench->nginx('gwm', Bench::gateway_conf(upstream => 'up',
+        listen => 'gwm', keepalive => 64, connections => 4096,
+        http => "    fireworks_zone bench 1m;\n",
+        server => "        location = /metrics { fireworks_metrics; }\n"));
+
+    my %url = (base => $url->('gwb', '/fw/v1/chat/completions'),
+               inspect => $url->('gwb', '/fwi/v1/chat/completions'),
+               metrics => $url->('gwm', '/fw/v1/chat/completions'));
+    my %pid = (base => $bench->nginx_worker($bench->dir . '/gwb'),
+               metrics => $bench->nginx_worker($bench->dir . '/gwm'));
+    $pid{inspect} = $pid{base};
+    my @v = qw/base inspect metrics/;
+
+    $bench->wrk(url => $url{$_}, d => 1) for @v;
+
+    my $runs = Bench::rounds($o{rounds}, \@v, sub {
+        my ($v, $round) = @_;
+        my $r = $bench->wrk(url => $url{$v}, d => $o{seconds}, c => $o{c},
+            cpu => $pid{$v});
+        printf STDERR "features, round %d %-8s %9.0f req/s %6.1f us/req\n",
+            $round, $v, $r->{rps}, $r->{cpu_us};
+        return $r;
+    });
+
+    # the zone counted the requests: the variant measured what it says
+
+    my $metrics = $url->('gwm', '/metrics');
+    my $m = `curl -s $metrics`;
+    die "the metrics gateway counted nothing:\n$m\n"
+        unless $m =~ /^fireworks_requests_total\{[^}]*\} [1-9]/m;
+
+    my %label = (base => '`fireworks_pass`',
+        inspect => '`fireworks_pass`, workload from `$fireworks_model`',
+        metrics => '`fireworks_pass`, counted in a `fireworks_zone`');
+    my $row = sub {
+        my ($v) = @_;
+        return [ $label{$v}, fmt(Bench::median_of($runs, $v, 'rps'), 0),
+            fmt(Bench::paired_ratio($runs, $v, 'base', 'rps'), 3),
+            fmt(Bench::median_of($runs, $v, 'cpu_us'), 1),
+            fmt(Bench::paired_ratio($runs, $v, 'base', 'cpu_us'), 3) ];
+    };
+    my $each = sub {
+        my ($v) = @_;
+        return join ', ', map { ratio($runs->{$v}[$_]{cpu_us},
+                                      $runs->{base}[$_]{cpu_us}) }
+            0 .. $#{$runs->{$v}};
+    };
+
+    return "\n### With metrics, and with the body inspected\n\n"
+        . "Two more gateways like the first: one without a zone, where a"
+        . " second location takes its workload from a `map` on"
+        . " `\$fireworks_model` (the body is scanned for `\"model\"` on"
+        . " every request), and one with `fireworks_zone`, where every"
+        . " request is counted (requests, attempts, durations, in-flight"
+        . " gauges).  Same load, $o{rounds} rounds alternating the three,"
+        . " paired ratios against `fireworks_pass` with neither.  The goal"
+        . " is 2 % or less.\n\n"
+        . Bench::table(['variant', 'req/s', 'ratio', 'CPU µs/request',
+            'CPU ratio'], map { $row->($_) } @v)
+        . "\nCPU ratio to `fireworks_pass` with neither, round by round:"
+        . " inspection " . $each->('inspect') . "; metrics "
+        . $each->('metrics') . ".\n";
+}
 
 # The same pair on a second gateway whose glibc never gives memory back
 # to the kernel: how much of the difference is the heap's doing.

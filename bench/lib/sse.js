@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Streams chat completions through each of several URLs in turn, one at a
-// time, and times them: time to the first response byte, and for every
+// time, and times them: time to the response header, to the first body
+// byte, and for every
 // SSE event the delay between the stand-in writing it ("fw_sent", the
 // same clock: both processes read performance.timeOrigin + now()) and the
 // event arriving here.
 //
 //   node sse.js --urls http://..,http://.. --rounds 20 --script 'sse;n=20;ms=20;ts=1'
 //
-// Prints one JSON object: per URL, the lists ttfb (ms) and delay (ms).
+// Prints one JSON object: per URL, the lists header, ttfb and delay (ms).
 'use strict';
 
 const http = require('http');
@@ -29,13 +30,14 @@ let seq = 0;
 function one(url) {
   return new Promise((resolve, reject) => {
     const start = now();
-    const r = out[url] = out[url] || { ttfb: [], delay: [], events: 0 };
+    const r = out[url] = out[url] || { header: [], ttfb: [], delay: [], events: 0 };
     const req = http.request(url, {
       method: 'POST', agent,
       headers: { 'content-type': 'application/json', 'x-fw-script': script,
                  'x-fw-id': 's' + process.pid + '-' + (seq++) },
     }, (res) => {
       let first = true, buf = '';
+      r.header.push(now() - start);
       res.setEncoding('utf8');
       res.on('data', (d) => {
         const t = now();

@@ -17,7 +17,9 @@
 //   204                 no content
 //   sse;n=N;ms=M        N chat.completion.chunk events M ms apart, [DONE];
 //                       ts=1 adds "fw_sent", the write time (epoch ms,
-//                       fractional) to each event, for the benchmarks
+//                       fractional) to each event, for the benchmarks;
+//                       first=F waits F ms between the header and the
+//                       first event (the API's time to first token)
 //   stall;n=N;ms=M      N events, then silence with the connection open
 //   cut;n=N;ms=M        N events, then the connection is closed
 //   slow;ms=M           wait M ms, then a chat completion
@@ -115,6 +117,7 @@ function stream(req, res, step, id, m, end) {
                        'x-request-id': id });
   res.flushHeaders();
   let i = 0;
+  const first = parseInt(step.first || '0', 10);
   const tick = () => {
     if (res.destroyed) return;
     if (i < n) {
@@ -127,7 +130,8 @@ function stream(req, res, step, id, m, end) {
     else if (end === 'cut') { res.socket.destroy(); }
     // 'stall': leave it open
   };
-  tick();
+  if (first > 0) setTimeout(tick, first);
+  else tick();
 }
 
 function answer(req, res, step, body, id) {
