@@ -105,8 +105,14 @@ like($md, qr/^\| timer error \(end of wait - start - wait\), p50 \| -?\d+ ms \| 
 is(() = $md =~ /^\| [\d.]+ MB \| fireworks_pass, 3 attempts/mg, 2,
     'bodies: both sizes retried');
 
-like($md, qr/^\| event delay, p50 \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \|/m,
+like($md, qr/^\| event delay, p50 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| [-+][\d.]+ \|/m,
     'stream: event delay compared');
+like($md, qr/^\| time to the header, p50 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| [-+][\d.]+ \|/m,
+    'stream: time to the header, with and without the hold');
+like($md, qr/^\| `fireworks_pass`, counted in a `fireworks_zone` \| \d+ \| \d\.\d{3} \|/m,
+    'overhead: metrics on against off');
+like($md, qr/^\| `fireworks_pass`, workload from `\$fireworks_model` \| \d+ \| \d\.\d{3} \|/m,
+    'overhead: inspection on against off');
 
 ok(-s "$out/overhead.png", 'overhead plot');
 ok(-s "$out/waiting.png", 'waiting plot');
