@@ -336,15 +336,15 @@ deleted (the attempt's limit), the status decision, the header copy.
 
 The attempt's pool (`NGX_HTTP_FIREWORKS_POOL_SIZE`, 8 KB) is what lets
 a request that waits hold no memory of the attempts it made (section
-3).  On the success path it is one more allocation and free of 8 KB per
-request, at the top of the heap: glibc then finds more free memory there
-than its trim threshold (128 KB) more often, gives it back to the kernel
-(`brk`) and takes it again at the next requests (page faults); on a
-virtual machine each shrinking `brk` also flushes the other CPU's TLB
-with an interrupt.  The row "of which `brk` and page faults" counts
-those samples, and the gateway with trimming off shows what they cost.
-Operators at such rates can start nginx with the same `GLIBC_TUNABLES`
-setting; it helps proxy_pass too.
+3).  Created and destroyed per attempt, it was one more allocation and
+free of 8 KB per request at the top of the heap: glibc then found more
+free memory there than its trim threshold (128 KB) more often, gave it
+back to the kernel (`brk`) and took it again at the next requests (page
+faults, and on a virtual machine a TLB flush of the other CPU per
+shrinking `brk`).  A worker now keeps up to 64 reset attempt pools
+(`ngx_http_fireworks_pool.c`); the row "of which `brk` and page faults"
+shows what is left of that cost, and the gateway with trimming off what
+glibc's trimming still costs either way.
 
 A design without a subrequest would cost what proxy_pass costs:
 retrying inside the upstream module, the way `proxy_next_upstream`
