@@ -78,6 +78,7 @@ my %guard = (
 $guard{cold} = $guard{all};
 
 my $bench = Bench->new(name => 'storm', %o);
+my %runs;
 my $R = $o{rate};
 
 # the stand-in API, for parts 1 and 2
@@ -266,59 +267,6 @@ sub series {
         0 .. ($#ok > $#att ? $#ok : $#att) ];
 }
 
-my (%runs, $md);
-
-if (grep { $_ eq 'rate' } @parts) {
-    $runs{rate} = Bench::rounds($o{rounds}, \@rate_variants, \&rate_limit);
-}
-if (grep { $_ eq 'outage' } @parts) {
-    $runs{outage} = Bench::rounds($o{rounds}, \@variants, \&outage);
-}
-if (grep { $_ eq 'memory' } @parts) {
-    $runs{memory} = memory();
-}
-
-$md = "## 6. Retry storms: a rate-limited API, an outage\n\n"
-    . "What retries do to an API that is over its rate limit or down, and"
-    . " what the storm guard (`fireworks_gate`, `fireworks_retry_budget`,"
-    . " [directives.md](directives.md#fireworks_gate)) changes.  The"
-    . " stand-in API (`bench/lib/bucket.js`, Node) is a token bucket of"
-    . " R = $R requests/s holding at most R tokens, full at the start: an"
-    . " attempt that finds a token is answered 200 with a chat completion,"
-    . " one that finds none 429 with the API's JSON error,"
-    . " `x-ratelimit-*` headers and `Retry-After` set to the time until"
-    . " the next token, rounded up to whole seconds (RFC 9110's"
-    . " delay-seconds)"
-    . ($o{ms} ? " and `retry-after-ms` with the exact time" : '')
-    . ".  The clients (`bench/lib/storm.js`, Node) arrive open-loop: a new"
-    . " client request every 1/rate s whatever happened to the others, each"
-    . " a chat completion request over keepalive connections, with the"
-    . " interactive workload's deadline ($o{deadline} s).  Four variants,"
-    . " each run against the same stand-in, one after the other, each"
-    . " gateway a fresh nginx: (a) no gateway, each client retrying on its"
-    . " own as the seed's recipe says, `1 s * 2^attempt + U(0, 1 s)`"
-    . " (1, 2, 4, 8 s), 5 tries, on 429 and 5xx, ignoring `Retry-After`"
-    . " (the recipe is backoff), no wait past the deadline; (b)"
-    . " `fireworks_pass` with its defaults (`fireworks_workload"
-    . " interactive`, 5 tries, backoff 1 s, jitter 1 s, `Retry-After`"
-    . " honoured) and no guard; (c) the same with `fireworks_gate on` and"
-    . " `fireworks_retry_budget $budget`; (d) the same with"
-    . " `fireworks_gate all` and the same budget.  Behind the gateway the"
-    . " clients do not retry (the gateway tells them not to:"
-    . " `x-should-retry: false`).  The stand-in and the clients share CPU 1,"
-    . " the gateway's one worker has CPU 0.  "
-    . ($o{rounds} > 1 ? "$o{rounds} rounds, the order rotating; medians."
-                      : "One run of each: each part is a time series"
-        . " minutes long, not a measurement to repeat and take the median"
-        . " of; `--rounds` repeats them.")
-    . "\n\n";
-
-$md .= rate_report() if $runs{rate};
-$md .= outage_report() if $runs{outage};
-$md .= memory_report() if $runs{memory};
-
-$bench->report($md);
-$bench->stop;
 
 sub med {
     my ($part, $v, $key) = @_;
@@ -467,5 +415,306 @@ EOF
     return "$t\n";
 }
 
-sub memory { return {} }
-sub memory_report { return '' }
+# Part 3: N requests held by the gate against the same N waiting in
+# plain backoff, each variant in a fresh gateway and upstream nginx (as
+# in waiting.pl: glibc keeps what a worker frees, so a variant measured
+# after another in the same worker would look cheaper).  In both a
+# closing request is answered 429 with Retry-After: W first; then each
+# of the N gets one attempt: "gate" (fireworks_gate on) answers it 503,
+# and its retry, due 1 ms later, is held by the gate that request
+# closed; "plain" (no gate) answers it 429 with Retry-After: W, and it
+# waits in its own backoff.  The gate's pace is the rate the API accepted
+# before it closed: a warm-up of wrk on the route makes it 1 ms, so that
+# the N held start within seconds of the gate opening and none is
+# answered at once for want of time before its deadline.
+
+my @mem_variants = qw/plain gate/;
+my $nofile = Bench::nofile();
+my $conns = $nofile - 100;
+my $mem_warm = $o{smoke} ? 20 : 100;
+my $mem_wrk = $o{smoke} ? 2 : 6;
+
+sub memory_upstream {
+    my ($k) = @_;
+    return Bench::upstream_conf(listen => "mup$k", connections => $conns,
+        http => <<"EOF",
+    map "\$uri:\$http_x_fw_attempt:\$http_x_bench_id" \$answer {
+        ~^/gate/[^:]*:1:r\\d     503;
+        ~^/[a-z]+/[^:]*:1:[crw]  429;
+        default                200;
+    }
+    map \$http_x_bench_id \$retry_after {
+        ~^w                    1;
+        default                $o{wait};
+    }
+EOF
+        answer => <<'EOF');
+            if ($answer = 429) {
+                add_header Retry-After $retry_after always;
+                return 429 '{"error":{"object":"error","type":"rate_limit_error","code":"rate_limit_exceeded","message":"Rate limit exceeded, please retry later"}}';
+            }
+            if ($answer = 503) {
+                return 503 '{"error":{"object":"error","type":"server_error","code":"service_unavailable","message":"The server is overloaded, please retry later"}}';
+            }
+EOF
+}
+
+sub memory_gateway {
+    my ($k) = @_;
+    return Bench::gateway_conf(upstream => "mup$k", listen => "mgw$k",
+        keepalive => 64, nofile => 1, connections => $conns,
+        http => "    fireworks_zone storm 1m;\n",
+        locations => <<'EOF',
+        location /gate/ {
+            fireworks_pass /_fw$uri;
+            fireworks_route gate;
+            fireworks_gate on;
+            fireworks_backoff 1ms;
+            fireworks_jitter 0;
+        }
+        location /plain/ {
+            fireworks_pass /_fw$uri;
+            fireworks_route plain;
+            fireworks_backoff 1ms;
+            fireworks_jitter 0;
+        }
+        location = /metrics {
+            fireworks_metrics;
+        }
+EOF
+        internal => '            proxy_set_header X-FW-Attempt $fireworks_attempt;');
+}
+
+# a gauge of the route: fireworks_waiting or fireworks_gate_held
+
+sub gauge {
+    my ($port, $name, $route) = @_;
+    my $m = get("http://127.0.0.1:$port/metrics");
+    return $m =~ /^fireworks_\Q$name\E\{route="\Q$route\E"\} (\d+)/m ? $1 : 0;
+}
+
+sub wait_gauge {
+    my ($port, $name, $route, $n, $until) = @_;
+    while (time < $until) {
+        return 1 if gauge($port, $name, $route) >= $n;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+sub hold {
+    my ($k, $port, $v, $n, $prefix) = @_;
+    return $bench->spawn("hold-$k-$prefix", 'sh', '-c', "ulimit -n $nofile;"
+        . " exec taskset -c 1 node $FindBin::Bin/lib/hold.js --port $port"
+        . " --path /$v/v1/chat/completions --n $n --batch 500 --every 50"
+        . " --prefix $prefix");
+}
+
+sub held_result {
+    my ($k, $prefix, $pid, $n) = @_;
+    $bench->reap($pid);
+    my $out = $bench->read_file("hold-$k-$prefix.out");
+    die "hold.js: $out\n" unless $out =~ /^\{/;
+    my $r = decode_json($out);
+    die "hold.js, $prefix: " . encode_json($r) . "\n"
+        if ($r->{statuses}{200} || 0) != $n;
+    return $r;
+}
+
+sub hold_run {
+    my ($v, $round) = @_;
+    my $k = "$v$round";
+    my $up = $bench->nginx("mup$k", memory_upstream($k));
+    my $gw = $bench->nginx("mgw$k", memory_gateway($k));
+    my $port = $bench->port("mgw$k");
+    my $worker = $bench->nginx_worker($gw);
+    my $n = $o{n};
+
+    # warm-up: a few requests waiting 1 s (the wait's code paged in, the
+    # worker's first allocations made), then wrk at full speed on the
+    # route, which sets the gate's pace
+    held_result($k, 'w', hold($k, $port, $v, $mem_warm, 'w'), $mem_warm);
+    $bench->wrk(url => "http://127.0.0.1:$port/$v/v1/chat/completions",
+        d => $mem_wrk, c => 32);
+    my $rss0 = Bench::rss_kb($worker);
+
+    # the closing request: its 429 closes the gate (in "gate")
+    my $closer = hold($k, $port, $v, 1, 'c');
+    wait_gauge($port, 'waiting', $v, 1, time + 5)
+        or die "$v: the closing request does not wait\n";
+    my $tc = time;
+
+    my $client = hold($k, $port, $v, $n, 'r');
+    my $due = $tc + $o{wait};
+    my $ok = wait_gauge($port, 'waiting', $v, $n + 1, $due - 0.5);
+    my $t1 = time;
+    die "$v: " . gauge($port, 'waiting', $v) . " of $n requests waiting"
+        . " before the first wait ends; a longer --wait is needed\n"
+        unless $ok;
+    my $held = gauge($port, 'gate_held', $v);
+    die "$v: $held of $n requests held by the gate\n"
+        if $v eq 'gate' && $held != $n;
+
+    sleep 0.2;
+    my $rss1 = Bench::rss_kb($worker);
+    my $cpu0 = Bench::cpu_ticks($worker);
+    my $w0 = time;
+    my $window = $due - 0.3 - $w0;
+    sleep $window if $window > 0;
+    my $cpu1 = Bench::cpu_ticks($worker);
+    my $w1 = time;
+    my $still = gauge($port, 'waiting', $v);
+
+    held_result($k, 'c', $closer, 1);
+    my $res = held_result($k, 'r', $client, $n);
+    my $rss2 = Bench::rss_kb($worker);
+    die "$v: the worker changed during the run\n"
+        if $bench->nginx_worker($gw) != $worker;
+    die "$v: the worker's RSS did not grow ($rss0 -> $rss1 KB) while $n"
+        . " requests waited: not measuring what it should\n"
+        if $rss1 <= $rss0;
+    die "$v: only $still of $n requests still waited at the end of the"
+        . " CPU window\n" if $still < $n;
+    $bench->stop_nginx($gw);
+    $bench->stop_nginx($up);
+
+    my %r = (rss0 => $rss0, rss1 => $rss1, rss2 => $rss2,
+        kb => ($rss1 - $rss0) / $n, held => $t1 - $tc, gated => $held,
+        cpu => $w1 - $w0 > 0.5 ? ($cpu1 - $cpu0) / ($w1 - $w0) : undef,
+        window => $w1 - $w0, ok => $res->{statuses}{200},
+        elapsed => $res->{elapsed}, p50 => $res->{p50}, p99 => $res->{p99});
+    printf STDERR "memory, round %d %-5s %6.2f KB/request (RSS %d -> %d KB),"
+        . " CPU %s %%, %d held by the gate\n", $round, $v, $r{kb}, $rss0,
+        $rss1, fmt(defined $r{cpu} ? $r{cpu} * 100 : undef, 2), $held;
+    return \%r;
+}
+
+sub memory {
+    die "the open file limit ($nofile) is too low for $o{n} requests\n"
+        if $o{n} + 200 > $conns;
+    return Bench::rounds($o{rounds}, \@mem_variants, \&hold_run);
+}
+
+sub memory_report {
+    my %m;
+    for my $v (@mem_variants) {
+        $m{$v}{$_} = med('memory', $v, $_)
+            for qw/kb rss0 rss1 rss2 held gated cpu window ok elapsed/;
+    }
+    my $ratio = Bench::paired_ratio($runs{memory}, 'gate', 'plain', 'kb');
+    my %label = (plain => 'plain backoff (429, `Retry-After: ' . $o{wait}
+        . '`)', gate => 'held by the gate (`fireworks_gate on`)');
+    my $row = sub {
+        my ($name, $f) = @_;
+        return [ $name, map { $f->($_) } @mem_variants ];
+    };
+    my $cpu = sub {
+        my $c = $m{$_[0]}{cpu};
+        return defined $c ? $c * 100 : undef;
+    };
+
+    my $t = "### $o{n} requests held by the gate\n\n"
+        . "The same $o{n} requests wait in one gateway worker two ways, each"
+        . " after one attempt: in plain backoff (no gate; the attempt is"
+        . " answered 429 with `Retry-After: $o{wait}`, `fireworks_jitter 0`)"
+        . " or held by the gate (`fireworks_gate on`; the attempt is answered"
+        . " 503 and its retry, due after a 1 ms backoff, is held until the"
+        . " gate opens).  In both, one request answered 429 with"
+        . " `Retry-After: $o{wait}` comes just before them: it closes the"
+        . " gate.  The clients (`bench/lib/hold.js`) open a connection per"
+        . " request, in batches of 500 every 50 ms.  Before that, in both:"
+        . " $mem_warm requests waiting 1 s, then wrk at full speed on the"
+        . " route for $mem_wrk s.  The gate releases held retries one pace"
+        . " apart, the pace being the rate the API accepted before it"
+        . " closed, here 1 ms; without the warm-up it would be 100 ms, a"
+        . " retry whose start would pass its deadline is answered at once,"
+        . " and only a few hundred could be held.  Memory per request is the"
+        . " worker's RSS growth from after the warm-up to the moment all"
+        . " $o{n} wait (`fireworks_waiting`, and `fireworks_gate_held` for"
+        . " the gate), divided by $o{n}; CPU is the worker's from then until"
+        . " 0.3 s before the gate opens or the first wait ends.  Each variant"
+        . " in a fresh gateway and upstream nginx; "
+        . ($o{rounds} > 1 ? "$o{rounds} rounds, medians, ratios paired by"
+            . " round." : "one run.") . "\n\n"
+        . Bench::table(['measure', map { $label{$_} } @mem_variants],
+        $row->('requests answered 200', sub {
+            fmt($m{$_[0]}{ok}, 0) . " of $o{n}" }),
+        $row->('held by the gate', sub { fmt($m{$_[0]}{gated}, 0) }),
+        $row->('all waiting after', sub { fmt($m{$_[0]}{held}, 2) . ' s' }),
+        $row->('worker RSS before / while all wait / after', sub {
+            join(' / ', map { fmt($m{$_[0]}{$_}, 0) } qw/rss0 rss1 rss2/)
+            . ' KB' }),
+        $row->('memory per waiting request (RSS delta / N)', sub {
+            fmt($m{$_[0]}{kb}, 2) . ' KB' }),
+        $row->('worker CPU while all wait', sub {
+            fmt($cpu->($_[0]), 2) . ' % of a core over '
+            . fmt($m{$_[0]}{window}, 1) . ' s' }),
+        $row->('last answer after (client)', sub {
+            fmt($m{$_[0]}{elapsed}, 1) . ' s' }),
+    );
+
+    # RSS readings move by a page here and there, CPU by a clock tick
+    my $mem_ok = defined $ratio && $ratio <= 1.05;
+    my $cpu_ok = defined $cpu->('gate') && defined $cpu->('plain')
+        && $cpu->('gate') <= $cpu->('plain') + 0.5;
+    $t .= "\nMemory per request, held by the gate against plain backoff: "
+        . fmt($ratio, 3) . ".  The goal, no worse than plain backoff: memory "
+        . goal($mem_ok) . " (within 5 %, the noise of RSS readings), CPU "
+        . goal($cpu_ok) . " (within 0.5 % of a core, a clock tick over the"
+        . " window).\n\n";
+    return $t;
+}
+
+my $md;
+
+if (grep { $_ eq 'rate' } @parts) {
+    $runs{rate} = Bench::rounds($o{rounds}, \@rate_variants, \&rate_limit);
+}
+if (grep { $_ eq 'outage' } @parts) {
+    $runs{outage} = Bench::rounds($o{rounds}, \@variants, \&outage);
+}
+if (grep { $_ eq 'memory' } @parts) {
+    $runs{memory} = memory();
+}
+
+$md = "## 6. Retry storms: a rate-limited API, an outage\n\n"
+    . "What retries do to an API that is over its rate limit or down, and"
+    . " what the storm guard (`fireworks_gate`, `fireworks_retry_budget`,"
+    . " [directives.md](directives.md#fireworks_gate)) changes.  The"
+    . " stand-in API (`bench/lib/bucket.js`, Node) is a token bucket of"
+    . " R = $R requests/s holding at most R tokens, full at the start: an"
+    . " attempt that finds a token is answered 200 with a chat completion,"
+    . " one that finds none 429 with the API's JSON error,"
+    . " `x-ratelimit-*` headers and `Retry-After` set to the time until"
+    . " the next token, rounded up to whole seconds (RFC 9110's"
+    . " delay-seconds)"
+    . ($o{ms} ? " and `retry-after-ms` with the exact time" : '')
+    . ".  The clients (`bench/lib/storm.js`, Node) arrive open-loop: a new"
+    . " client request every 1/rate s whatever happened to the others, each"
+    . " a chat completion request over keepalive connections, with the"
+    . " interactive workload's deadline ($o{deadline} s).  Four variants,"
+    . " each run against the same stand-in, one after the other, each"
+    . " gateway a fresh nginx: (a) no gateway, each client retrying on its"
+    . " own as the seed's recipe says, `1 s * 2^attempt + U(0, 1 s)`"
+    . " (1, 2, 4, 8 s), 5 tries, on 429 and 5xx, ignoring `Retry-After`"
+    . " (the recipe is backoff), no wait past the deadline; (b)"
+    . " `fireworks_pass` with its defaults (`fireworks_workload"
+    . " interactive`, 5 tries, backoff 1 s, jitter 1 s, `Retry-After`"
+    . " honoured) and no guard; (c) the same with `fireworks_gate on` and"
+    . " `fireworks_retry_budget $budget`; (d) the same with"
+    . " `fireworks_gate all` and the same budget.  Behind the gateway the"
+    . " clients do not retry (the gateway tells them not to:"
+    . " `x-should-retry: false`).  The stand-in and the clients share CPU 1,"
+    . " the gateway's one worker has CPU 0.  "
+    . ($o{rounds} > 1 ? "$o{rounds} rounds, the order rotating; medians."
+                      : "One run of each: each part is a time series"
+        . " minutes long, not a measurement to repeat and take the median"
+        . " of; `--rounds` repeats them.")
+    . "\n\n";
+
+$md .= rate_report() if $runs{rate};
+$md .= outage_report() if $runs{outage};
+$md .= memory_report() if $runs{memory};
+
+$bench->report($md);
+$bench->stop;
