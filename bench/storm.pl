@@ -50,8 +50,8 @@ GetOptions(\%o, 'smoke', 'out=s', 'rate=f', 'seconds=f', 'warm=f',
 # the smoke run: every part and variant, a second or two each; the
 # deadline shrinks with it, so that no request outlives its run by long
 
-%o = (%o, rate => 20, seconds => 1, warm => 1, outage => 1, n => 200,
-    wait => 2, rounds => 1, deadline => 2) if $o{smoke};
+%o = (%o, rate => 20, seconds => 1, warm => 0.5, outage => 0.5, n => 200,
+    wait => 2, rounds => 1, deadline => 1) if $o{smoke};
 my ($pre, $post) = $o{smoke} ? (0.5, 1) : (5, 10);
 
 my @parts = grep { !$o{only} || $o{only} =~ /\b$_\b/ } qw/rate outage memory/;
@@ -152,8 +152,10 @@ sub storm_run {
     }
     push @retry, '--warm', $warm, '--warm-rate', $R if $warm;
 
-    get("http://127.0.0.1:$api/_reset"
-        . ($outage ? "?outage_in=$outage->[0]&outage_for=$outage->[1]" : ''));
+    # the clients reset the stand-in as they start: one schedule for both
+    push @retry, '--reset', "'http://127.0.0.1:$api/_reset"
+        . ($outage ? "?outage_in=$outage->[0]&outage_for=$outage->[1]" : '')
+        . "'";
     my $pid = $bench->spawn("storm-$k", 'sh', '-c', "exec taskset -c 1 node"
         . " $FindBin::Bin/lib/storm.js --port $port --path $path --rate $rate"
         . " --duration $seconds --deadline $deadline @retry 2>$bench->{dir}/storm-$k.err");
@@ -225,10 +227,11 @@ sub outage {
     my $clients = count(sub { $during->($_[0]{start}) }, $req);
     my $attempts = count(sub { $during->($_[0]{t}) }, $att);
 
-    # normal: successes/s before the outage, after the first second
+    # normal: successes/s before the outage, less its first fifth (the
+    # clients' connections opening)
     my @ok = sort { $a <=> $b } map { $_->{status} == 200 ? $_->{end} : () }
         @$req;
-    my $from = $run->{shift} + 1000;
+    my $from = $run->{shift} + $pre * 200;
     my $normal = (grep { $_ >= $from && $_ < $o0 } @ok) / (($o0 - $from) / 1000);
 
     # recovery: the end of the first 1 s window after it whose successes
@@ -300,7 +303,7 @@ sub rate_report {
         . " s), so a route that has just started has none to go by.  (e) is"
         . " (d) without that warm-up, to show what the pace does then.  The"
         . " warm-up's client requests and the attempts before the surge are"
-        . " left out of every number.  "
+        . " left out of every number but the gateway's outcomes.  "
         . "Success % is the share of client requests answered 200 (after"
         . " all their retries, up to the deadline); successes/s counts the"
         . " 200s answered while the surge lasted ($o{seconds} s)."
@@ -359,7 +362,7 @@ sub outage_report {
         . " limits the retries), then recovers.  The retry load is the"
         . " attempts the stand-in saw during the outage against the client"
         . " requests that arrived during it.  Normal successes/s is the rate"
-        . " of 200s from the second second until the outage; recovery is"
+        . " of 200s before the outage, its first fifth left out; recovery is"
         . " the end of the first 1 s window after the outage (windows 100 ms"
         . " apart) with at least 90 % of that, so never below 1 s.\n\n"
         . Bench::table(['variant', 'client requests/s in the outage',
@@ -431,8 +434,8 @@ EOF
 my @mem_variants = qw/plain gate/;
 my $nofile = Bench::nofile();
 my $conns = $nofile - 100;
-my $mem_warm = $o{smoke} ? 20 : 100;
-my $mem_wrk = $o{smoke} ? 2 : 6;
+my $mem_warm = $o{smoke} ? 0 : 100;
+my $mem_wrk = $o{smoke} ? 1 : 6;
 
 sub memory_upstream {
     my ($k) = @_;
@@ -533,7 +536,8 @@ sub hold_run {
     # warm-up: a few requests waiting 1 s (the wait's code paged in, the
     # worker's first allocations made), then wrk at full speed on the
     # route, which sets the gate's pace
-    held_result($k, 'w', hold($k, $port, $v, $mem_warm, 'w'), $mem_warm);
+    held_result($k, 'w', hold($k, $port, $v, $mem_warm, 'w'), $mem_warm)
+        if $mem_warm;
     $bench->wrk(url => "http://127.0.0.1:$port/$v/v1/chat/completions",
         d => $mem_wrk, c => 32);
     my $rss0 = Bench::rss_kb($worker);
@@ -692,9 +696,9 @@ $md = "## 6. Retry storms: a rate-limited API, an outage\n\n"
     . ".  The clients (`bench/lib/storm.js`, Node) arrive open-loop: a new"
     . " client request every 1/rate s whatever happened to the others, each"
     . " a chat completion request over keepalive connections, with the"
-    . " interactive workload's deadline ($o{deadline} s).  Four variants,"
-    . " each run against the same stand-in, one after the other, each"
-    . " gateway a fresh nginx: (a) no gateway, each client retrying on its"
+    . " interactive workload's deadline ($o{deadline} s).  The variants, each"
+    . " run against the same stand-in, one after the other, each gateway a"
+    . " fresh nginx with one route: (a) no gateway, each client retrying on its"
     . " own as the seed's recipe says, `1 s * 2^attempt + U(0, 1 s)`"
     . " (1, 2, 4, 8 s), 5 tries, on 429 and 5xx, ignoring `Retry-After`"
     . " (the recipe is backoff), no wait past the deadline; (b)"
@@ -702,8 +706,9 @@ $md = "## 6. Retry storms: a rate-limited API, an outage\n\n"
     . " interactive`, 5 tries, backoff 1 s, jitter 1 s, `Retry-After`"
     . " honoured) and no guard; (c) the same with `fireworks_gate on` and"
     . " `fireworks_retry_budget $budget`; (d) the same with"
-    . " `fireworks_gate all` and the same budget.  Behind the gateway the"
-    . " clients do not retry (the gateway tells them not to:"
+    . " `fireworks_gate all` and the same budget (and, in the rate-limit"
+    . " part, (e): (d) on a route that had no traffic before).  Behind the"
+    . " gateway the clients do not retry (the gateway tells them not to:"
     . " `x-should-retry: false`).  The stand-in and the clients share CPU 1,"
     . " the gateway's one worker has CPU 0.  "
     . ($o{rounds} > 1 ? "$o{rounds} rounds, the order rotating; medians."

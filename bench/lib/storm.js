@@ -16,7 +16,10 @@
 // cut (status 0).
 //
 //   node storm.js --port P --path /x --rate 100 --duration 30
-//                 [--warm 6 --warm-rate 50]
+//                 [--warm 6 --warm-rate 50] [--reset URL]
+//
+// With --reset, GETs URL first (the stand-in's /_reset), so that its
+// clock and schedule start with the clients, not with this process.
 //                 [--tries 5] [--base 1000] [--jitter 1000] [--deadline 60000]
 //
 // Prints one JSON object: t0 (Date.now() at the start: the stand-in's
@@ -47,7 +50,7 @@ const body = '{"model":"accounts/fireworks/models/llama-v3p1-8b-instruct",'
 // pool would queue requests in the client and close the open loop
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-const t0 = Date.now();
+let t0 = Date.now();
 const now = () => Date.now() - t0;
 const results = [];
 let pending = 0;
@@ -107,4 +110,11 @@ function finish() {
   process.exit(0);
 }
 
-tick();
+if (o.reset) {
+  http.get(o.reset, (res) => {
+    res.resume();
+    res.on('end', () => { t0 = Date.now(); tick(); });
+  }).on('error', (e) => { console.error(e.message); process.exit(1); });
+} else {
+  tick();
+}
