@@ -20,10 +20,17 @@
 #          Retry-After honoured), no guard
 #   on     fireworks_pass, fireworks_gate on and fireworks_retry_budget
 #   all    fireworks_pass, fireworks_gate all and fireworks_retry_budget
+#   cold   (part 1 only) "all" without the warm-up at R/s before the
+#          surge: the gate's pace comes from the rate the API accepted in
+#          the 5 s before it closed, and a fresh route has none
 #
 #   perl bench/storm.pl [--smoke] [--out DIR] [--rate 50] [--seconds 30]
-#                       [--outage 20] [--n 10000] [--wait 20] [--rounds 1]
-#                       [--only rate,outage,memory] [--ms]
+#                       [--warm 6] [--outage 20] [--n 10000] [--wait 20]
+#                       [--rounds 1] [--budget 20] [--only rate,outage,memory]
+#                       [--ms]
+#
+# --ms: the stand-in sends retry-after-ms (exact) besides Retry-After
+# (whole seconds); --budget: fireworks_retry_budget's percent (min=3).
 #
 # The stand-in and the clients (bench/lib/storm.js) share CPU 1, the
 # gateway's one worker has CPU 0.  One round by default: a round of
@@ -343,7 +350,14 @@ sub rate_report {
         . " a closed gate too and releases them paced at the rate the API"
         . " accepted: the API then sees about R attempts/s, nearly all"
         . " accepted, and what the clients offer beyond R waits in the"
-        . " gateway, up to its deadline: its latency is the queue's.\n\n";
+        . " gateway, up to its deadline: its latency is the queue's.  (e)"
+        . " shows where that pace comes from: the answers the API accepted"
+        . " in the 5 s before the gate closed, divided by 5 however long the"
+        . " route has been busy; a gate that closes in a route's first"
+        . " seconds gets a pace below R, and with `all` every attempt goes"
+        . " at that pace, so the API accepts exactly that many and the pace"
+        . " never rises.  Successes/s can exceed R by up to R / $o{seconds}:"
+        . " the bucket is full (R tokens) when the surge starts.\n\n";
     return $t;
 }
 
@@ -383,7 +397,9 @@ sub outage_report {
         . " those in flight (at least 3), a count, not a rate; read as a"
         . " rate, retries may be at most $o{budget} % of the client requests,"
         . " i.e. at most " . fmt(1 + $share, 2) . " attempts per client"
-        . " request.\n\n"
+        . " request.  The budget buys that with success: a request it"
+        . " refuses gets its 503 at once (outcome `budget`), where one"
+        . " retried past the outage would have succeeded.\n\n"
         . Bench::table(['guard', "retries <= $o{budget} % of requests",
             'recovery <= 2 s'],
         map { my $v = $_; [ $label{$v},
