@@ -17,7 +17,7 @@ use Getopt::Long;
 use Bench;
 use Files;
 
-my @ALL = qw/overhead faults waiting bodies stream/;
+my @ALL = qw/overhead faults waiting bodies stream storm/;
 
 my %o = (out => "$FindBin::Bin/../docs");
 GetOptions(\%o, 'smoke', 'out=s', 'only=s') or exit 2;
@@ -47,8 +47,8 @@ my $md = "# Benchmarks\n\n"
     . " upstream and the clients (wrk with one thread, Node) on CPU 1;"
     . " keepalive on every hop.  The scripts are in `bench/`: `overhead.pl`"
     . " (1), `faults.pl` (2), `waiting.pl` (3), `bodies.pl` (4),"
-    . " `stream.pl` (5); each takes `--smoke` for a quick check, which the"
-    . " test suite runs (`t/16-bench.t`).\n\n";
+    . " `stream.pl` (5), `storm.pl` (6); each takes `--smoke` for a quick"
+    . " check, which the test suite runs (`t/16-bench.t`).\n\n";
 
 for my $name (@ALL) {
     my $file = "$o{out}/$name.md";

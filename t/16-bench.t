@@ -69,6 +69,7 @@ like($md, qr/^## 2\. Under faults/m, 'faults section');
 like($md, qr/^## 3\. \d+ requests waiting at once/m, 'waiting section');
 like($md, qr/^## 4\. Large bodies, retried/m, 'bodies section');
 like($md, qr/^## 5\. Streaming latency/m, 'stream section');
+like($md, qr/^## 6\. Retry storms/m, 'storm section');
 
 # each variant of benchmark 1 measured, with its ratio to proxy_pass
 
@@ -114,7 +115,31 @@ like($md, qr/^\| `fireworks_pass`, counted in a `fireworks_zone` \| \d+ \| \d\.\
 like($md, qr/^\| `fireworks_pass`, workload from `\$fireworks_model` \| \d+ \| \d\.\d{3} \|/m,
     'overhead: inspection on against off');
 
+# the storm: every variant of each part measured, the goals judged
+
+my ($storm) = $md =~ /^(## 6\..*)/ms;
+$storm //= '';
+for my $v ('(a) no gateway, clients retry (seed recipe)',
+    '(b) `fireworks_pass`, no guard',
+    '(c) `fireworks_pass`, `fireworks_gate on` + budget',
+    '(d) `fireworks_pass`, `fireworks_gate all` + budget')
+{
+    is(() = $storm =~ /^\| \Q$v\E \| \d+(?:\.\d)? \| [\d.]+ \| [\d.]+ \|/mg, 2,
+        "storm: $v measured in the rate limit and the outage");
+}
+like($storm, qr/^\| \(e\) as \(d\), no warm-up \| \d+ \| [\d.]+ \|/m,
+    'storm: the cold gate measured');
+is(() = $storm =~ /^\| \([cde]\) [^|]+ \| (?:met|not met) \(/mg, 5,
+    'storm: the goals judged');
+like($storm, qr/^\| requests answered 200 \| (\d+) of \1 \| \1 of \1 \|/m,
+    'storm: every held request answered 200');
+like($storm, qr/^\| held by the gate \| 0 \| (\d+) \|/m,
+    'storm: the gate held them');
+like($storm, qr/^Memory per request, held by the gate against plain backoff: \d+\.\d{3}\./m,
+    'storm: the memory ratio');
+
 ok(-s "$out/overhead.png", 'overhead plot');
 ok(-s "$out/waiting.png", 'waiting plot');
+ok(-s "$out/storm.png", 'storm plot');
 
 done_testing;
