@@ -13,7 +13,7 @@
  * a time, not a count: a 429 or 503 with Retry-After closes it for the
  * route until then; retries that would start before it opens are held
  * and then given start times one pace apart, the pace being the rate at
- * which the API accepted answers before it closed.
+ * which the API accepted answers before it closed, and a tenth more.
  */
 
 
@@ -314,52 +314,89 @@ ngx_http_fireworks_gate_close(ngx_http_request_t *r,
 
 /*
  * Accepted answers per second, over the last full seconds: each counter
- * of the ring holds its second (mod 256) and its count, so that one
- * compare and set both starts a new second and counts in it.
+ * of the ring holds its second and its count, so that one compare and
+ * set both starts a new second and counts in it.  The second is kept in
+ * the bits above the count's 24: 40 of them where the atomic is 64 bits
+ * wide, so that a counter left untouched for a while is never taken for
+ * a current one; 8 where it is 32 bits wide.
  */
+
+#define NGX_HTTP_FIREWORKS_OK_COUNT  0xffffff
+#define NGX_HTTP_FIREWORKS_OK_SEC                                            \
+    ((ngx_atomic_uint_t) -1 >> 24)
+
+#define ngx_http_fireworks_ok_sec(sec)                                       \
+    ((ngx_atomic_uint_t) (sec) & NGX_HTTP_FIREWORKS_OK_SEC)
+
 
 static void
 ngx_http_fireworks_accepted(ngx_http_fireworks_route_t *route)
 {
     ngx_atomic_t      *ok;
     ngx_msec_t         sec;
-    ngx_atomic_uint_t  v, n;
+    ngx_atomic_uint_t  v, n, tag;
 
     sec = ngx_current_msec / 1000;
     ok = &route->ok[sec % NGX_HTTP_FIREWORKS_RATE_SECONDS];
+    tag = ngx_http_fireworks_ok_sec(sec);
 
     do {
         v = *ok;
-        n = ((v >> 24) == (sec & 0xff)) ? v + 1 : ((sec & 0xff) << 24) + 1;
+
+        if ((v >> 24) != tag) {
+            n = (tag << 24) + 1;
+
+        } else if ((v & NGX_HTTP_FIREWORKS_OK_COUNT)
+                   == NGX_HTTP_FIREWORKS_OK_COUNT)
+        {
+            return;
+
+        } else {
+            n = v + 1;
+        }
 
     } while (!ngx_atomic_cmp_set(ok, v, n));
 }
 
 
+/*
+ * The rate is over the seconds of the window that saw accepted answers:
+ * a route that is new, or was quiet, has not been refused in the others,
+ * and dividing by them would make its rate a fraction of what the API
+ * took when asked.
+ */
+
 static ngx_uint_t
 ngx_http_fireworks_rate(ngx_http_fireworks_route_t *route)
 {
     ngx_msec_t         sec, s;
-    ngx_uint_t         i, total;
+    ngx_uint_t         i, total, seconds;
     ngx_atomic_uint_t  v;
 
     sec = ngx_current_msec / 1000;
     total = 0;
+    seconds = 0;
 
     for (i = 1; i <= NGX_HTTP_FIREWORKS_RATE_WINDOW; i++) {
         s = sec - i;
         v = route->ok[s % NGX_HTTP_FIREWORKS_RATE_SECONDS];
 
-        if ((v >> 24) == (s & 0xff)) {
-            total += v & 0xffffff;
+        if ((v >> 24) == ngx_http_fireworks_ok_sec(s)) {
+            total += v & NGX_HTTP_FIREWORKS_OK_COUNT;
+            seconds++;
         }
     }
 
-    return total / NGX_HTTP_FIREWORKS_RATE_WINDOW;
+    return seconds ? total / seconds : 0;
 }
 
 
-/* ms between two held retries: a rate the API accepted, else 10/s */
+/*
+ * ms between two held retries: a rate the API accepted, and a tenth more,
+ * else 10/s.  Paced at exactly what it accepted, the API would never be
+ * asked for more, and a pace learned when the route was quiet would stay
+ * so; a tenth more finds out, and a refusal closes the gate again.
+ */
 
 static ngx_msec_t
 ngx_http_fireworks_pace(ngx_http_fireworks_route_t *route)
@@ -371,6 +408,8 @@ ngx_http_fireworks_pace(ngx_http_fireworks_route_t *route)
     if (rate == 0) {
         return 100;
     }
+
+    rate += rate / 10 + 1;
 
     return (rate >= 1000) ? 1 : 1000 / rate;
 }

@@ -186,7 +186,6 @@ struct ngx_http_fireworks_route_s {
     ngx_atomic_t                  gate_rate;   /* answers/s when closed */
     ngx_atomic_t                  gate_closed; /* ms closed in all */
     ngx_atomic_t                  ok[NGX_HTTP_FIREWORKS_RATE_SECONDS];
-    ngx_atomic_t                  ok_sec[NGX_HTTP_FIREWORKS_RATE_SECONDS];
 };
 
 

@@ -81,6 +81,12 @@ EOF
             fireworks_pass /_fireworks/v1/chat/completions;
             fireworks_route slot;
         }
+
+        location /pace/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_gate on;
+            fireworks_route pace;
+        }
 EOF2
 
 my $body = '{"model":"m"}';
@@ -281,6 +287,21 @@ $r = $t->http(uri => '/gate/x', body => $body, script => '503,200',
 is($r->{status}, 200, 'after kill: retried');
 cmp_ok($t->attempts('after-kill')->[1]{t} / 1000 - $t0, '>=', 0.4,
     'after kill: held by the gate');
+
+# the pace of a route that was quiet until a burst: the rate of the
+# seconds that saw answers, not spread over the whole window (20 answered
+# in a second once gave 20 / 5 = 4 per second), and a tenth more
+
+@p = burst(n => 20, uri => '/pace/x', script => '200', id => 'pace');
+waitpid($_, 0) for @p;
+sleep 1.2;
+$t->http(uri => '/pace/x', body => $body, script => '429;ra=1,200',
+    id => 'pace-closer', timeout => 0.3);
+sleep 0.2;
+my ($pace) = ($t->error_log =~ /gate closed for \d+ms, pace (\d+)\/s/g)[-1];
+cmp_ok($pace // 0, '>=', 8,
+    "gate: a quiet route's pace is the rate when it was asked ("
+    . ($pace // 'none') . "/s)");
 
 $t->finish(killed => 1);
 done_testing;
