@@ -22,7 +22,7 @@
 #   all    fireworks_pass, fireworks_gate all and fireworks_retry_budget
 #   cold   (part 1 only) "all" without the warm-up at R/s before the
 #          surge: the gate's pace comes from the rate the API accepted in
-#          the 5 s before it closed, and a fresh route has none
+#          the seconds before it closed, and a fresh route has few
 #
 #   perl bench/storm.pl [--smoke] [--out DIR] [--rate 50] [--seconds 30]
 #                       [--warm 6] [--outage 20] [--n 10000] [--wait 20]
@@ -306,9 +306,9 @@ sub rate_report {
         . " for $o{seconds} s\n\n"
         . "Before the surge the clients offer R/s for $o{warm} s, as a route"
         . " that was busy before its clients doubled: the gate's pace is the"
-        . " rate the API accepted in the seconds before it closed (over 5"
-        . " s), so a route that has just started has none to go by.  (e) is"
-        . " (d) without that warm-up, to show what the pace does then.  The"
+        . " rate the API accepted in the seconds before it closed, so a"
+        . " route that has just started has little to go by.  (e) is (d)"
+        . " without that warm-up, to show what the pace does then.  The"
         . " warm-up's client requests and the attempts before the surge are"
         . " left out of every number but the gateway's outcomes.  "
         . "Success % is the share of client requests answered 200 (after"
@@ -351,12 +351,13 @@ sub rate_report {
         . " accepted: the API then sees about R attempts/s, nearly all"
         . " accepted, and what the clients offer beyond R waits in the"
         . " gateway, up to its deadline: its latency is the queue's.  (e)"
-        . " shows where that pace comes from: the answers the API accepted"
-        . " in the 5 s before the gate closed, divided by 5 however long the"
-        . " route has been busy; a gate that closes in a route's first"
-        . " seconds gets a pace below R, and with `all` every attempt goes"
-        . " at that pace, so the API accepts exactly that many and the pace"
-        . " never rises.  Successes/s can exceed R by up to R / $o{seconds}:"
+        . " shows that the pace needs no history: it is the rate of the"
+        . " seconds (of the last 5) that saw accepted answers, and a tenth"
+        . " more, so that it rises while the API accepts and a refusal"
+        . " closes the gate again.  (The pace was once that count divided by"
+        . " 5 whatever the route's age, with nothing more: a route's first"
+        . " seconds gave a pace below R that `all` then never raised, about"
+        . " 0.6 R.)  Successes/s can exceed R by up to R / $o{seconds}:"
         . " the bucket is full (R tokens) when the surge starts.\n\n";
     return $t;
 }
