@@ -962,7 +962,7 @@ ngx_http_fireworks_retry_budget(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
 
         if (cf->args->nelts == 3) {
             goto invalid_min;
@@ -1031,7 +1031,7 @@ ngx_http_fireworks_max_waiting(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
         flcf->max_waiting = 0;
         return NGX_CONF_OK;
     }
