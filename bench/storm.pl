@@ -524,21 +524,13 @@ sub wait_gauge {
 
 sub hold {
     my ($k, $port, $v, $n, $prefix) = @_;
-    return $bench->spawn("hold-$k-$prefix", 'sh', '-c', "ulimit -n $nofile;"
-        . " exec taskset -c 1 node $FindBin::Bin/lib/hold.js --port $port"
-        . " --path /$v/v1/chat/completions --n $n --batch 500 --every 50"
-        . " --prefix $prefix");
+    return $bench->hold("hold-$k-$prefix", port => $port, n => $n,
+        prefix => $prefix, path => "/$v/v1/chat/completions");
 }
 
 sub held_result {
     my ($k, $prefix, $pid, $n) = @_;
-    $bench->reap($pid);
-    my $out = $bench->read_file("hold-$k-$prefix.out");
-    die "hold.js: $out\n" unless $out =~ /^\{/;
-    my $r = decode_json($out);
-    die "hold.js, $prefix: " . encode_json($r) . "\n"
-        if ($r->{statuses}{200} || 0) != $n;
-    return $r;
+    return $bench->hold_result("hold-$k-$prefix", $pid, $n);
 }
 
 sub hold_run {

@@ -332,6 +332,30 @@ sub reap {
     return $status;
 }
 
+# bench/lib/hold.js, spawned as NAME: N POSTs to PATH on PORT, each on a
+# connection of its own, ids PREFIX0 .. PREFIXn-1, in batches of 500
+# every 50 ms, on CPU 1; prime: a GET of that path before each POST.
+# hold_result() waits for it and dies unless all N were answered 200.
+
+sub hold {
+    my ($self, $name, %o) = @_;
+    return $self->spawn($name, 'sh', '-c', "ulimit -n " . nofile() . ";"
+        . " exec taskset -c 1 node $ROOT/bench/lib/hold.js --port $o{port}"
+        . " --path $o{path}" . ($o{prime} ? " --prime $o{prime}" : '')
+        . " --n $o{n} --batch 500 --every 50 --prefix $o{prefix}");
+}
+
+sub hold_result {
+    my ($self, $name, $pid, $n) = @_;
+    $self->reap($pid);
+    my $out = $self->read_file("$name.out");
+    die "hold.js: $out\n" unless $out =~ /^\{/;
+    my $r = decode_json($out);
+    die "hold.js, $name: " . encode_json($r) . "\n"
+        if ($r->{statuses}{200} || 0) != $n;
+    return $r;
+}
+
 sub fakeapi {
     my ($self) = @_;
     my $port = $self->port('api');
