@@ -18,6 +18,10 @@
 
 static u_char *ngx_http_fireworks_sse_line(u_char *p, u_char *last,
     u_char **eol);
+static u_char *ngx_http_fireworks_json_member(u_char *p, u_char *last,
+    u_char **key, u_char **end);
+static u_char *ngx_http_fireworks_json_next(u_char *p, u_char *last,
+    ngx_uint_t depth);
 static u_char *ngx_http_fireworks_json_ws(u_char *p, u_char *last);
 static u_char *ngx_http_fireworks_json_string(u_char *p, u_char *last,
     u_char **start, u_char **end);
@@ -125,24 +129,10 @@ ngx_http_fireworks_sse_error(u_char *p, u_char *last)
     }
 
     for ( ;; ) {
-        p = ngx_http_fireworks_json_ws(p, last);
-
-        if (p == last || *p == '}') {
-            return 0;
-        }
-
-        p = ngx_http_fireworks_json_string(p, last, &key, &end);
+        p = ngx_http_fireworks_json_member(p, last, &key, &end);
         if (p == NULL) {
             return 0;
         }
-
-        p = ngx_http_fireworks_json_ws(p, last);
-
-        if (p == last || *p++ != ':') {
-            return 0;
-        }
-
-        p = ngx_http_fireworks_json_ws(p, last);
 
         if (end - key == 5 && ngx_memcmp(key, "error", 5) == 0
             && p < last && *p == '{')
@@ -154,18 +144,10 @@ ngx_http_fireworks_sse_error(u_char *p, u_char *last)
             }
         }
 
-        p = ngx_http_fireworks_json_skip(p, last, 0);
+        p = ngx_http_fireworks_json_next(p, last, 0);
         if (p == NULL) {
             return 0;
         }
-
-        p = ngx_http_fireworks_json_ws(p, last);
-
-        if (p == last || *p != ',') {
-            return 0;
-        }
-
-        p++;
     }
 }
 
@@ -179,24 +161,10 @@ ngx_http_fireworks_error_status(u_char *p, u_char *last)
     ngx_uint_t   n, digits, quoted;
 
     for ( ;; ) {
-        p = ngx_http_fireworks_json_ws(p, last);
-
-        if (p == last || *p == '}') {
-            return 0;
-        }
-
-        p = ngx_http_fireworks_json_string(p, last, &key, &end);
+        p = ngx_http_fireworks_json_member(p, last, &key, &end);
         if (p == NULL) {
             return 0;
         }
-
-        p = ngx_http_fireworks_json_ws(p, last);
-
-        if (p == last || *p++ != ':') {
-            return 0;
-        }
-
-        p = ngx_http_fireworks_json_ws(p, last);
 
         if ((end - key == 4 && ngx_memcmp(key, "code", 4) == 0)
             || (end - key == 6 && ngx_memcmp(key, "status", 6) == 0))
@@ -223,19 +191,62 @@ ngx_http_fireworks_error_status(u_char *p, u_char *last)
             }
         }
 
-        p = ngx_http_fireworks_json_skip(p, last, 1);
+        p = ngx_http_fireworks_json_next(p, last, 1);
         if (p == NULL) {
             return 0;
         }
-
-        p = ngx_http_fireworks_json_ws(p, last);
-
-        if (p == last || *p != ',') {
-            return 0;
-        }
-
-        p++;
     }
+}
+
+
+/*
+ * An object's next member, p just after its "{" or a ",": the key's raw
+ * bytes in *key, *end, and where the value starts; NULL at the object's
+ * end, or at anything that is not a member.
+ */
+
+static u_char *
+ngx_http_fireworks_json_member(u_char *p, u_char *last, u_char **key,
+    u_char **end)
+{
+    p = ngx_http_fireworks_json_ws(p, last);
+
+    if (p == last || *p == '}') {
+        return NULL;
+    }
+
+    p = ngx_http_fireworks_json_string(p, last, key, end);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p = ngx_http_fireworks_json_ws(p, last);
+
+    if (p == last || *p++ != ':') {
+        return NULL;
+    }
+
+    return ngx_http_fireworks_json_ws(p, last);
+}
+
+
+/* past a member's value and the "," after it; NULL when none follows */
+
+static u_char *
+ngx_http_fireworks_json_next(u_char *p, u_char *last, ngx_uint_t depth)
+{
+    p = ngx_http_fireworks_json_skip(p, last, depth);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p = ngx_http_fireworks_json_ws(p, last);
+
+    if (p == last || *p != ',') {
+        return NULL;
+    }
+
+    return p + 1;
 }
 
 
