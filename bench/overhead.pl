@@ -334,17 +334,18 @@ client's, whose header the module builds from the attempt's.  The
 module's own work per request is small: one ctx, one timer added and
 deleted (the attempt's limit), the status decision, the header copy.
 
-The attempt's pool (`NGX_HTTP_FIREWORKS_POOL_SIZE`, 8 KB) is what lets
-a request that waits hold no memory of the attempts it made (section
-3).  Created and destroyed per attempt, it was one more allocation and
-free of 8 KB per request at the top of the heap: glibc then found more
-free memory there than its trim threshold (128 KB) more often, gave it
-back to the kernel (`brk`) and took it again at the next requests (page
-faults, and on a virtual machine a TLB flush of the other CPU per
-shrinking `brk`).  A worker now keeps up to 64 reset attempt pools
-(`ngx_http_fireworks_pool.c`); the row "of which `brk` and page faults"
-shows what is left of that cost, and the gateway with trimming off what
-glibc's trimming still costs either way.
+The attempt's pool is what lets a request that waits hold no memory of
+the attempts it made (section 3).  It is a mapping of its own, 64 KB of
+address space outside glibc's heap (`ngx_http_fireworks_pool.c`), so
+that what an attempt frees goes back to the kernel at once instead of
+staying resident as a hole between requests that live on; the
+upstream's buffers fit in it too, where a pool from `ngx_create_pool()`
+takes them from the heap.  Mapping and unmapping it per attempt would
+cost system calls and page faults on every request, so a worker keeps
+up to 64 reset attempt pools and maps a new one only when more attempts
+than that run at once; the row "of which `brk` and page faults" shows
+what is left of the allocator's cost, and the gateway with trimming off
+what glibc's trimming still costs either way.
 
 A design without a subrequest would cost what proxy_pass costs:
 retrying inside the upstream module, the way `proxy_next_upstream`

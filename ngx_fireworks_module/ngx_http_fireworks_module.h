@@ -24,8 +24,15 @@
 /* the longest duration a directive accepts: one day */
 #define NGX_HTTP_FIREWORKS_MAX_MSEC         86400000
 
-/* an attempt's own pool: its subrequest, upstream and buffers */
+/*
+ * an attempt's own pool: its subrequest, upstream and buffers, in address
+ * space of its own (ngx_http_fireworks_pool.c)
+ */
+#if (NGX_HAVE_MAP_ANON)
+#define NGX_HTTP_FIREWORKS_POOL_SIZE        65536
+#else
 #define NGX_HTTP_FIREWORKS_POOL_SIZE        8192
+#endif
 
 /* successes per second kept for the gate's pace: a ring of seconds */
 #define NGX_HTTP_FIREWORKS_RATE_SECONDS     8

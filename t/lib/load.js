@@ -3,11 +3,13 @@
 //
 //   node load.js --port P [--path /v1/chat/completions] [--n 1000] [--c 50]
 //                [--script 503,200] [--ids unique|same] [--body JSON]
+//                [--rate R]
 //
 // Sends n POST requests, c at a time, over keep-alive connections; each
 // request gets its own x-fw-id (so the stand-in runs its script afresh).
 // Prints one JSON line: statuses seen, errors, elapsed seconds and
-// per-request latency percentiles in ms (0.01 ms resolution).
+// per-request latency percentiles in ms (0.01 ms resolution).  With --rate,
+// the first c requests start at R per second, not all at once.
 'use strict';
 
 const http = require('http');
@@ -64,4 +66,17 @@ function finish() {
   one();
 }
 
-for (let i = 0; i < Math.min(c, n); i++) one();
+const first = Math.min(c, n);
+const rate = parseInt(o.rate || '0', 10);
+
+if (rate > 0) {
+  // a few every 10 ms, so that the gateway's answers to each do not pile up
+  let started = 0;
+  const step = Math.max(1, Math.round(rate / 100));
+  const timer = setInterval(() => {
+    for (let k = 0; k < step && started < first; k++, started++) one();
+    if (started >= first) clearInterval(timer);
+  }, 10);
+} else {
+  for (let i = 0; i < first; i++) one();
+}
