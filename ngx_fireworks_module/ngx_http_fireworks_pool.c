@@ -129,6 +129,18 @@ ngx_http_fireworks_pool_put(ngx_pool_t *pool)
                    (size_t) (pool->d.last - (u_char *) pool),
                    pool->d.next ? ", grown" : "");
 
+#if (NGX_DEBUG_PALLOC)
+
+    /*
+     * no cache when nginx checks its pools: an attempt's pool is unmapped
+     * as soon as it ends, and any later use of it faults
+     */
+
+    ngx_http_fireworks_pool_destroy(pool);
+    return;
+
+#endif
+
     if (ngx_http_fireworks_npools == NGX_HTTP_FIREWORKS_POOLS
         || ngx_exiting || ngx_terminate || ngx_quit)
     {
