@@ -52,6 +52,11 @@ GetOptions(\%o, 'smoke', 'out=s', 'n=i', 'wait=i', 'rounds=i', 'only=s')
     or exit 2;
 %o = (%o, n => 200, wait => 1, rounds => 1) if $o{smoke};
 
+# how long after all are held the memory is read: the attempt pools that
+# a burst of attempts left, the module unmaps once idle for 1 to 2 s
+
+my $settle = $o{wait} >= 10 ? 2.5 : 0.2;
+
 # limit_req's rate is whole requests per minute, kept in thousandths of a
 # request per second: only these waits come out exact
 
@@ -269,9 +274,10 @@ sub run {
     die "$v: " . keys(%start) . " waits started, $held of $o{n} requests"
         . " held\n" if $held < $o{n};
 
-    # memory and CPU while they all wait, until the first is due
+    # memory and CPU while they all wait, until the first is due; the
+    # attempt pools a burst left are unmapped after 1 to 2 s idle
 
-    sleep 0.2;
+    sleep $settle;
     my $rss1 = Bench::rss_kb($worker);
     my @heap1 = @heap0 ? Bench::heap_kb($worker, "$gw/logs/error.log") : ();
     $scan->();
@@ -359,8 +365,10 @@ my $md = "## 3. $o{n} requests waiting at once\n\n"
     . " `worker_rlimit_nofile $nofile` (this machine's hard limit of open"
     . " files).\n\n"
     . "Memory per request is the worker's RSS growth while all $o{n}"
-    . " wait, divided by $o{n}: RSS (VmRSS) once every wait has started and"
-    . " stub_status shows the $o{n} requests held, minus RSS after a"
+    . " wait, divided by $o{n}: RSS (VmRSS) $settle s after every wait has"
+    . " started and stub_status shows the $o{n} requests held (a burst of"
+    . " attempts leaves attempt pools that the module unmaps once idle for"
+    . " 1 to 2 s), minus RSS after a"
     . " warm-up of $warm such requests.  Each variant runs in a fresh"
     . " gateway and upstream nginx, started the same way from the same"
     . " configuration (only the ports differ), one after the other, never"
