@@ -341,11 +341,12 @@ that what an attempt frees goes back to the kernel at once instead of
 staying resident as a hole between requests that live on; the
 upstream's buffers fit in it too, where a pool from `ngx_create_pool()`
 takes them from the heap.  Mapping and unmapping it per attempt would
-cost system calls and page faults on every request, so a worker keeps
-up to 64 reset attempt pools and maps a new one only when more attempts
-than that run at once; the row "of which `brk` and page faults" shows
-what is left of the allocator's cost, and the gateway with trimming off
-what glibc's trimming still costs either way.
+cost system calls, page faults and TLB flushes on every request, so a
+worker keeps the pools its attempts give back, reset, for the next
+ones, and unmaps those that idled for a second beyond the first 64; the
+row "of which `brk` and page faults" shows what is left of the
+allocator's cost, and the gateway with trimming off what glibc's
+trimming still costs either way.
 
 A design without a subrequest would cost what proxy_pass costs:
 retrying inside the upstream module, the way `proxy_next_upstream`

@@ -384,10 +384,11 @@ my $md = "## 3. $o{n} requests waiting at once\n\n"
         . " is heap that was freed (by the GETs, by the attempts' upstream"
         . " connections) and not given back to the kernel, because memory"
         . " still in use lies above it.  The attempts' pools are not on the"
-        . " heap: each is a mapping of its own, unmapped when the attempt"
-        . " ends (`ngx_http_fireworks_pool.c`); from the heap, the holes"
-        . " they left between waiting requests stayed resident, 1.2-1.7 KB"
-        . " per request (1.14-1.19 times `limit_req`)." : '')
+        . " heap: each is a mapping of its own, which the worker keeps for"
+        . " the next attempts and unmaps once idle for a second"
+        . " (`ngx_http_fireworks_pool.c`); from the heap, the holes they left"
+        . " between waiting requests stayed resident, 1.2-1.7 KB per request"
+        . " (1.14-1.19 times `limit_req`)." : '')
     . "\n\n"
     . Bench::table(['measure', map { $label{$_} } @variants],
         $row->('requests answered 200', sub {
