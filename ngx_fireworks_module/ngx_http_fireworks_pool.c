@@ -111,8 +111,6 @@ ngx_http_fireworks_pool_put(ngx_pool_t *pool)
     }
 
     pool->d.next = ngx_http_fireworks_free;
-    pool->d.failed = 0;
-    pool->current = pool;
 
     /* the request's log goes with its connection */
 
