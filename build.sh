@@ -663,14 +663,22 @@ compat() {
 # version is the VERSION file's.  lintian must report no error.
 
 deb() {
-    local version work tree arch deb rc=0 date
+    local version work src tree arch deb rc=0 date
     local stray=/usr/share/nginx/src/Makefile had_stray=0
     install_pkgs $BUILD_PKGS $DEB_PKGS
     version=$(tr -d ' \n' <"$ROOT/VERSION")
     [[ $version =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || die "VERSION: \"$version\""
     work=$BUILD/deb
-    tree=$work/libnginx-mod-http-fireworks-$version
     rm -rf "$work" "$BUILD"/libnginx-mod-http-fireworks_*.deb
+    mkdir -p "$work"
+
+    # the package is built outside the checkout: nginx's auto/make turns
+    # each ".S" in the absolute build directory into an object's name (its
+    # rule for assembler sources runs on the paths it has just rewritten),
+    # so a checkout under, say, /tmp/tmp.S1x2 cannot build it; mktemp's
+    # name here has no dot
+    src=$(mktemp -d /tmp/ngx-fireworks-deb-XXXXXXXX)
+    tree=$src/libnginx-mod-http-fireworks-$version
     mkdir -p "$tree/docs"
     cp -a "$ROOT/config" "$ROOT/VERSION" "$ROOT/README.md" \
         "$ROOT/ngx_fireworks_module" "$tree/"
@@ -694,13 +702,15 @@ deb() {
     log "dpkg-buildpackage in $tree"
     (cd "$tree" && dpkg-buildpackage -b -uc -us) >"$work/build.log" 2>&1 || rc=$?
     [ $had_stray = 1 ] || rm -f "$stray"
+    arch=$(dpkg --print-architecture)
+    deb=libnginx-mod-http-fireworks_$version-1_$arch.deb
+    [ ! -f "$src/$deb" ] || cp "$src/$deb" "$work/$deb"
+    rm -rf "$src"
     if [ $rc != 0 ]; then
         tail -40 "$work/build.log" >&2
         die "dpkg-buildpackage failed: $work/build.log"
     fi
 
-    arch=$(dpkg --print-architecture)
-    deb=libnginx-mod-http-fireworks_$version-1_$arch.deb
     [ -f "$work/$deb" ] || die "no $work/$deb"
     cp "$work/$deb" "$BUILD/$deb"
 
