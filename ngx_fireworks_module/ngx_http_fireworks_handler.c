@@ -172,6 +172,10 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
 
+    if (ngx_http_fireworks_inspect_start(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* every attempt replays the body, so it is read whole before the first */
 
     rc = ngx_http_read_client_request_body(r,

@@ -4,12 +4,16 @@
  *
  * The request body, looked at once: the top-level "model" and "stream"
  * of a JSON body, for $fireworks_model and $fireworks_stream, workloads
- * chosen per model and the metrics' model label.  Only when something
- * asks (a variable is read), only after the body has been read whole,
- * and only its first fireworks_inspect_size bytes: a body in a temporary
- * file is read from the file, that much and no more.  The scanner
- * (ngx_http_fireworks_json.c) is strict and bounded: a body that is not
- * valid JSON leaves both empty, and the body itself is never changed.
+ * chosen per model, the metrics' model label and the fallback's model
+ * rewrite.  The body is scanned as nginx reads it from the client, in a
+ * request body filter: the scanner (ngx_http_fireworks_json.c) keeps its
+ * state across buffers in constant memory, so a body of any size is seen
+ * whole without being read back from its temporary file, up to
+ * fireworks_inspect_size bytes.  A body some other module read before
+ * fireworks_pass ran never passed the filter on our watch: that one is
+ * read back from memory or its file, as far as the same limit.  The
+ * scanner is strict and bounded: a body that is not valid JSON leaves
+ * both empty, and the body itself is never changed.
  */
 
 
@@ -19,22 +23,144 @@
 #define NGX_HTTP_FIREWORKS_INSPECT_CHUNK  4096
 
 
-static ngx_int_t ngx_http_fireworks_feed_file(ngx_http_fireworks_json_t *js,
+static ngx_int_t ngx_http_fireworks_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_fireworks_scan(ngx_http_fireworks_ctx_t *ctx,
+    u_char *p, off_t size);
+static void ngx_http_fireworks_read_back(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
+static ngx_int_t ngx_http_fireworks_feed_file(ngx_http_fireworks_ctx_t *ctx,
     ngx_buf_t *b, off_t size);
+
+
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+
+
+ngx_int_t
+ngx_http_fireworks_inspect_init(ngx_conf_t *cf)
+{
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_fireworks_request_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Called by the handler just before it reads the body: from then on the
+ * filter below sees every byte of it, de-chunked, before it is saved.
+ */
+
+ngx_int_t
+ngx_http_fireworks_inspect_start(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx)
+{
+    ngx_http_fireworks_loc_conf_t  *flcf;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
+
+    ctx->inspect_left = (flcf->inspect_size == NGX_MAX_SIZE_T_VALUE)
+                        ? NGX_MAX_OFF_T_VALUE : (off_t) flcf->inspect_size;
+
+    if (flcf->inspect_size == 0 || r->request_body != NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks body: no scan while read, size %uz",
+                       flcf->inspect_size);
+        return NGX_OK;
+    }
+
+    ctx->js = ngx_palloc(r->pool, sizeof(ngx_http_fireworks_json_t));
+    if (ctx->js == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_fireworks_json_init(ctx->js);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    ngx_chain_t               *cl;
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    if (r != r->main) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
+
+    if (ctx == NULL || ctx->js == NULL || ctx->scan_done) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    for (cl = in; cl && !ctx->scan_done; cl = cl->next) {
+
+        /* the body filters pass what was read: memory, never a file */
+
+        if (!ngx_buf_in_memory(cl->buf)) {
+            if (ngx_buf_size(cl->buf) == 0) {
+                continue;
+            }
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "fireworks body: a file buffer, no scan");
+            ctx->scan_done = 1;
+            ctx->scan_failed = 1;
+            break;
+        }
+
+        (void) ngx_http_fireworks_scan(ctx, cl->buf->pos,
+                                       cl->buf->last - cl->buf->pos);
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+/* size bytes of the body, as far as the limit; NGX_DECLINED: seen enough */
+
+static ngx_int_t
+ngx_http_fireworks_scan(ngx_http_fireworks_ctx_t *ctx, u_char *p, off_t size)
+{
+    ngx_int_t  rc;
+
+    if (ctx->scan_done) {
+        return NGX_DECLINED;
+    }
+
+    if (size > ctx->inspect_left) {
+        size = ctx->inspect_left;
+        ctx->scan_cut = 1;
+    }
+
+    ctx->inspect_left -= size;
+
+    rc = ngx_http_fireworks_json_feed(ctx->js, p, p + size);
+
+    if (rc == NGX_DECLINED) {
+        ctx->scan_done = 1;
+        ctx->scan_failed = 1;
+        return NGX_DECLINED;
+    }
+
+    if (ctx->scan_cut) {
+        ctx->scan_done = 1;
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
 
 
 void
 ngx_http_fireworks_inspect(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx)
 {
-    off_t                           limit, size, n;
-    ngx_int_t                       rc;
-    ngx_buf_t                      *b;
-    ngx_uint_t                      complete;
-    ngx_chain_t                    *cl;
-    ngx_http_request_body_t        *rb;
-    ngx_http_fireworks_json_t       js;
-    ngx_http_fireworks_loc_conf_t  *flcf;
+    ngx_http_fireworks_json_t  *js;
 
     r = r->main;
 
@@ -46,91 +172,97 @@ ngx_http_fireworks_inspect(ngx_http_request_t *r,
 
     ctx->inspected = 1;
 
-    rb = r->request_body;
-    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
+    if (ctx->js == NULL) {
+        ngx_http_fireworks_read_back(r, ctx);
 
-    limit = flcf->inspect_size;
+        if (ctx->js == NULL) {
+            return;
+        }
+    }
 
-    if (rb == NULL || rb->bufs == NULL || limit == 0) {
+    js = ctx->js;
+
+    if (ctx->scan_failed
+        || ngx_http_fireworks_json_end(js, !ctx->scan_cut) != NGX_OK)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks body: no JSON object");
+        ctx->scan_failed = 1;
         return;
     }
 
-    ngx_http_fireworks_json_init(&js);
+    ctx->stream = js->stream;
 
-    rc = NGX_AGAIN;
-    complete = 1;
-
-    for (cl = rb->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            size = b->last - b->pos;
-
-        } else if (b->in_file) {
-            size = b->file_last - b->file_pos;
-
-        } else {
-            continue;
-        }
-
-        /* past the limit only the part before it is looked at */
-
-        n = ngx_min(size, limit);
-        limit -= n;
-
-        if (ngx_buf_in_memory(b)) {
-            rc = ngx_http_fireworks_json_feed(&js, b->pos, b->pos + n);
-
-        } else {
-            rc = ngx_http_fireworks_feed_file(&js, b, n);
-        }
-
-        if (rc == NGX_DECLINED || rc == NGX_ERROR) {
+    if (js->has_model && js->model_len) {
+        ctx->model.data = ngx_pnalloc(r->pool, js->model_len);
+        if (ctx->model.data == NULL) {
             return;
         }
 
-        if (n < size) {
-            complete = 0;
-            break;
+        ngx_memcpy(ctx->model.data, js->model, js->model_len);
+        ctx->model.len = js->model_len;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks body: model \"%V\" at %O-%O, stream %ui",
+                   &ctx->model, js->value_start, js->value_end,
+                   (ngx_uint_t) ctx->stream);
+}
+
+
+/*
+ * A body read before fireworks_pass ran (by another module, in an earlier
+ * phase): scanned now from its buffers, a file chunk at a time.
+ */
+
+static void
+ngx_http_fireworks_read_back(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx)
+{
+    off_t                    size;
+    ngx_buf_t               *b;
+    ngx_chain_t             *cl;
+    ngx_http_request_body_t *rb;
+
+    rb = r->request_body;
+
+    if (rb == NULL || rb->bufs == NULL || ctx->inspect_left == 0) {
+        return;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks body: read back");
+
+    ctx->js = ngx_palloc(r->pool, sizeof(ngx_http_fireworks_json_t));
+    if (ctx->js == NULL) {
+        return;
+    }
+
+    ngx_http_fireworks_json_init(ctx->js);
+
+    for (cl = rb->bufs; cl && !ctx->scan_done; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            (void) ngx_http_fireworks_scan(ctx, b->pos, b->last - b->pos);
+
+        } else if (b->in_file) {
+            size = b->file_last - b->file_pos;
+            (void) ngx_http_fireworks_feed_file(ctx, b, size);
         }
     }
-
-    if (ngx_http_fireworks_json_end(&js, complete) != NGX_OK) {
-        return;
-    }
-
-    ctx->stream = js.stream;
-
-    if (!js.has_model || js.model_len == 0) {
-        return;
-    }
-
-    ctx->model.data = ngx_pnalloc(r->pool, js.model_len);
-    if (ctx->model.data == NULL) {
-        return;
-    }
-
-    ngx_memcpy(ctx->model.data, js.model, js.model_len);
-    ctx->model.len = js.model_len;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "fireworks body: model \"%V\", stream %ui",
-                   &ctx->model, (ngx_uint_t) ctx->stream);
 }
 
 
 /* size bytes of the body's temporary file, a chunk at a time */
 
 static ngx_int_t
-ngx_http_fireworks_feed_file(ngx_http_fireworks_json_t *js, ngx_buf_t *b,
+ngx_http_fireworks_feed_file(ngx_http_fireworks_ctx_t *ctx, ngx_buf_t *b,
     off_t size)
 {
-    off_t      offset;
-    ssize_t    n;
-    ngx_int_t  rc;
-    u_char     buf[NGX_HTTP_FIREWORKS_INSPECT_CHUNK];
-
-    rc = NGX_AGAIN;
+    off_t    offset;
+    ssize_t  n;
+    u_char   buf[NGX_HTTP_FIREWORKS_INSPECT_CHUNK];
 
     for (offset = b->file_pos; size > 0; offset += n, size -= n) {
 
@@ -139,15 +271,15 @@ ngx_http_fireworks_feed_file(ngx_http_fireworks_json_t *js, ngx_buf_t *b,
                           offset);
 
         if (n <= 0) {
+            ctx->scan_done = 1;
+            ctx->scan_failed = 1;
             return NGX_ERROR;
         }
 
-        rc = ngx_http_fireworks_json_feed(js, buf, buf + n);
-
-        if (rc == NGX_DECLINED) {
-            return rc;
+        if (ngx_http_fireworks_scan(ctx, buf, n) == NGX_DECLINED) {
+            return NGX_DECLINED;
         }
     }
 
-    return rc;
+    return NGX_OK;
 }

@@ -96,8 +96,10 @@ ngx_int_t
 ngx_http_fireworks_json_feed(ngx_http_fireworks_json_t *js, u_char *p,
     u_char *last)
 {
-    u_char     c;
+    u_char     c, *first;
     ngx_int_t  rc;
+
+    first = p;
 
     for ( /* void */ ; p < last; p++) {
         c = *p;
@@ -136,6 +138,10 @@ ngx_http_fireworks_json_feed(ngx_http_fireworks_json_t *js, u_char *p,
 
             if (ngx_http_fireworks_json_value(js, c) != NGX_OK) {
                 return ngx_http_fireworks_json_fail(js);
+            }
+
+            if (js->keep == NGX_HTTP_FIREWORKS_JSON_KEEP_MODEL) {
+                js->start = js->offset + (p - first);
             }
 
             break;
@@ -203,6 +209,7 @@ ngx_http_fireworks_json_feed(ngx_http_fireworks_json_t *js, u_char *p,
                 p = ngx_http_fireworks_json_skip(p, last);
 
                 if (p == last) {
+                    js->offset += last - first;
                     return NGX_AGAIN;
                 }
 
@@ -216,6 +223,12 @@ ngx_http_fireworks_json_feed(ngx_http_fireworks_json_t *js, u_char *p,
         case sw_utf8:
             if (ngx_http_fireworks_json_string(js, c) != NGX_OK) {
                 return ngx_http_fireworks_json_fail(js);
+            }
+
+            if (js->model_end) {
+                js->model_end = 0;
+                js->value_start = js->start;
+                js->value_end = js->offset + (p - first) + 1;
             }
 
             break;
@@ -261,6 +274,8 @@ ngx_http_fireworks_json_feed(ngx_http_fireworks_json_t *js, u_char *p,
             break;
         }
     }
+
+    js->offset += last - first;
 
     if (js->state == sw_error) {
         return NGX_DECLINED;
@@ -308,6 +323,7 @@ ngx_http_fireworks_json_value(ngx_http_fireworks_json_t *js, u_char c)
     if (member == NGX_HTTP_FIREWORKS_JSON_MODEL) {
         js->has_model = 0;
         js->model_len = 0;
+        js->value_end = 0;
 
     } else if (member == NGX_HTTP_FIREWORKS_JSON_STREAM) {
         js->stream = 0;
@@ -695,9 +711,16 @@ ngx_http_fireworks_json_string_end(ngx_http_fireworks_json_t *js)
             js->member = NGX_HTTP_FIREWORKS_JSON_STREAM;
         }
 
-    } else if (js->keep == NGX_HTTP_FIREWORKS_JSON_KEEP_MODEL && !js->bad) {
-        js->has_model = 1;
-        js->model_len = js->len;
+    } else if (js->keep == NGX_HTTP_FIREWORKS_JSON_KEEP_MODEL) {
+
+        /* even a model too long to keep has its place, to be replaced */
+
+        js->model_end = 1;
+
+        if (!js->bad) {
+            js->has_model = 1;
+            js->model_len = js->len;
+        }
     }
 
     js->keep = 0;
@@ -819,6 +842,7 @@ ngx_http_fireworks_json_fail(ngx_http_fireworks_json_t *js)
     js->state = sw_error;
     js->has_model = 0;
     js->model_len = 0;
+    js->value_end = 0;
     js->stream = 0;
 
     return NGX_DECLINED;

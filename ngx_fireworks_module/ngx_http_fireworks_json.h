@@ -30,9 +30,19 @@ typedef struct {
     u_char        model[NGX_HTTP_FIREWORKS_MODEL_MAX];
     size_t        model_len;
 
+    /*
+     * the last top-level "model" string value, quotes included: its
+     * offsets in the input, [value_start, value_end); value_end 0: none
+     */
+    off_t         value_start;
+    off_t         value_end;
+
     /* private: bit d - 1 is set when container d is an object */
     u_char        stack[NGX_HTTP_FIREWORKS_JSON_DEPTH / 8];
     u_char        key[8];              /* a top-level key, its first bytes */
+
+    off_t         offset;              /* bytes fed before this piece */
+    off_t         start;               /* of the model string being read */
 
     ngx_uint_t    depth;
     ngx_uint_t    state;
@@ -53,6 +63,7 @@ typedef struct {
     unsigned      member:2;            /* top-level value: 1 model, 2 stream */
     unsigned      bad:1;               /* the kept string can't be used */
     unsigned      is_true:1;           /* the literal being read is true */
+    unsigned      model_end:1;         /* the model string just ended */
 } ngx_http_fireworks_json_t;
 
 

@@ -47,6 +47,8 @@ static char *ngx_http_fireworks_num_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fireworks_msec_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fireworks_inspect_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_fireworks_size_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fireworks_slot_error(ngx_conf_t *cf, char *rv,
@@ -222,7 +224,7 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
 
     { ngx_string("fireworks_inspect_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_fireworks_size_slot,
+      ngx_http_fireworks_inspect_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, inspect_size),
       NULL },
@@ -522,7 +524,10 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->workload, prev->workload,
                               NGX_HTTP_FIREWORKS_INTERACTIVE);
 
-    ngx_conf_merge_size_value(conf->inspect_size, prev->inspect_size, 65536);
+    /* the whole body: it is scanned as it is read, in constant memory */
+
+    ngx_conf_merge_size_value(conf->inspect_size, prev->inspect_size,
+                              NGX_MAX_SIZE_T_VALUE);
     ngx_conf_merge_value(conf->metrics_model, prev->metrics_model, 0);
     ngx_conf_merge_value(conf->hold_header, prev->hold_header, 0);
     ngx_conf_merge_size_value(conf->hold_size, prev->hold_size, 16384);
@@ -671,7 +676,7 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
             return NGX_ERROR;
         }
 
-        return ngx_http_fireworks_filter_init(cf);
+        goto filters;
     }
 
     /* the request is counted as finished where it is logged */
@@ -684,6 +689,12 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_fireworks_log_handler;
+
+filters:
+
+    if (ngx_http_fireworks_inspect_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_fireworks_filter_init(cf);
 }
@@ -1147,7 +1158,36 @@ ngx_http_fireworks_msec_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* sizes: nginx's slot, bounded at 16m (a body inspected, bytes held) */
+/* fireworks_inspect_size: a size, or "unlimited" (the default) */
+
+static char *
+ngx_http_fireworks_inspect_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    size_t     *sp;
+    ngx_str_t  *value;
+
+    sp = (size_t *) ((u_char *) conf + cmd->offset);
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "unlimited") != 0) {
+        return ngx_http_fireworks_slot_error(cf,
+                                             ngx_conf_set_size_slot(cf, cmd,
+                                                                    conf),
+                                             "size");
+    }
+
+    if (*sp != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    *sp = NGX_MAX_SIZE_T_VALUE;
+
+    return NGX_CONF_OK;
+}
+
+
+/* sizes: nginx's slot, bounded at 16m (bytes held) */
 
 static char *
 ngx_http_fireworks_size_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)

@@ -307,6 +307,8 @@ typedef struct {
     ngx_uint_t                    workload;
     ngx_msec_t                    gate_wait;   /* held by the gate, in all */
     ngx_str_t                     model;       /* the body's "model" */
+    ngx_http_fireworks_json_t    *js;          /* the body's scan */
+    off_t                         inspect_left; /* bytes it may still see */
     ngx_buf_t                    *hold;        /* bytes held, HOLD */
     u_char                        tail[4];     /* the last bytes forwarded */
 
@@ -325,6 +327,9 @@ typedef struct {
     unsigned                      broken:1;    /* an answer that is no HTTP */
     unsigned                      body_read:1;
     unsigned                      inspected:1; /* the body was looked at */
+    unsigned                      scan_done:1; /* it has seen enough */
+    unsigned                      scan_failed:1; /* no JSON object */
+    unsigned                      scan_cut:1;  /* stopped at the limit */
     unsigned                      stream:1;    /* "stream": true */
     unsigned                      sse:1;       /* text/event-stream */
 } ngx_http_fireworks_ctx_t;
@@ -342,6 +347,9 @@ ngx_int_t ngx_http_fireworks_retry_after(ngx_http_request_t *sr,
 ngx_int_t ngx_http_fireworks_add_variables(ngx_conf_t *cf);
 void ngx_http_fireworks_request_workload(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
+ngx_int_t ngx_http_fireworks_inspect_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_fireworks_inspect_start(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 void ngx_http_fireworks_inspect(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 

@@ -45,8 +45,27 @@ EOF1
 
         location /big/ {
             fireworks_pass /_fireworks/v1/chat/completions;
-            fireworks_inspect_size 2m;
+            fireworks_inspect_size 64k;
             add_header X-Model "[$fireworks_model]" always;
+        }
+
+        location /mirrored/ {
+            mirror /_mirror;
+            fireworks_pass /_fireworks/v1/chat/completions;
+            add_header X-Model "[$fireworks_model]" always;
+            add_header X-Stream "[$fireworks_stream]" always;
+        }
+
+        location = /_mirror {
+            internal;
+            return 204;
+        }
+
+        location /mem/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            client_body_buffer_size 4m;
+            add_header X-Model "[$fireworks_model]" always;
+            add_header X-Stream "[$fireworks_stream]" always;
         }
 
         location /models/ {
@@ -119,17 +138,84 @@ for my $c (@cases) {
 my $r = $t->http(uri => '/v1/models', script => '200', id => 'get');
 is($r->{headers}{'x-model'}, '[]', 'no body: $fireworks_model empty');
 
-# a 1 MB messages array before "model": past the first 64k by default,
-# found with fireworks_inspect_size 2m (the body is in a temp file)
+# a 1 MB messages array before "model": found by default (the body is in
+# a temp file), not with fireworks_inspect_size 64k
 
 my $huge = '{"messages":[' . join(',', ('{"role":"user","content":"'
     . ('x' x 1000) . '"}') x 1000) . '],"model":"after-a-megabyte"}';
 my ($m) = model_of($huge, name => 'model after 1 MB');
-is($m, '', 'model after 1 MB: not within the first 64k');
-($m) = model_of($huge, uri => '/big/x', name => 'model after 1 MB, 2m');
-is($m, 'after-a-megabyte', 'model after 1 MB: found with inspect_size 2m');
+is($m, 'after-a-megabyte', 'model after 1 MB: found by default');
+($m) = model_of($huge, uri => '/big/x', name => 'model after 1 MB, 64k');
+is($m, '', 'model after 1 MB: not within inspect_size 64k');
 like($t->error_log, qr/a client request body is buffered to a temporary/,
     'the body was in a temp file');
+
+# Real clients' bodies, in each one's own key order, with a 200 KB+
+# prompt: openai-python (and LiteLLM, LangChain's ChatOpenAI through it)
+# and the fireworks-ai SDK write "messages" first, then "model", then the
+# other parameters ("stream" among them); old httpx spaced its JSON,
+# httpx >= 0.28 is compact and writes UTF-8 as it is; the Vercel AI SDK
+# writes "model" first and "stream" after "messages".  Each in memory
+# (client_body_buffer_size 4m) and in a temp file (16k), with
+# Content-Length and chunked in pieces that split keys and values; and
+# read by another module first (mirror), so read back from its file.
+
+my $prompt = join('', map { "Line $_ of a long document: "
+    . '\\"model\\": \\"not-this\\", caf\\u00e9 \\ud83d\\ude00 \\n' } 1 .. 3000);
+my $utf8 = "caf\xc3\xa9 \xe6\xa8\xa1\xe5\x9e\x8b " x 30000;
+my $long = 'accounts/fireworks/models/deepseek-r1';
+my $tools = '[{"type":"function","function":{"name":"f","parameters":'
+    . '{"type":"object","properties":{"model":{"type":"string"}}}}}]';
+
+my %clients = (
+    'openai-python, old httpx' => '{"messages": [{"role": "system", '
+        . '"content": "You are helpful."}, {"role": "user", "content": "'
+        . $prompt . '"}], "model": "' . $long . '", "max_tokens": 512, '
+        . '"stream": true, "temperature": 0.2}',
+    'openai-python, httpx 0.28' => '{"messages":[{"role":"user","content":"'
+        . $utf8 . '"}],"model":"' . $long . '","stream":true,'
+        . '"stream_options":{"include_usage":true},"tools":' . $tools . '}',
+    'fireworks-ai' => '{"messages":[{"role":"user","content":"' . $prompt
+        . '"}],"model":"' . $long . '","max_tokens":4096,"stream":true,'
+        . '"temperature":0.6,"top_k":40}',
+    'litellm' => '{"messages":[{"role":"user","content":"' . $prompt
+        . '"}],"model":"' . $long . '","stream":true,'
+        . '"stream_options":{"include_usage":true},"user":"u1"}',
+    'langchain ChatOpenAI' => '{"messages":[{"content":"' . $prompt
+        . '","role":"user"}],"model":"' . $long . '","stream":true,'
+        . '"n":1,"temperature":0.7}',
+    'vercel ai sdk' => '{"model":"' . $long . '","max_tokens":1024,'
+        . '"messages":[{"role":"user","content":"' . $prompt . '"}],'
+        . '"tools":' . $tools . ',"stream":true,'
+        . '"stream_options":{"include_usage":true}}',
+);
+
+for my $client (sort keys %clients) {
+    my $body = $clients{$client};
+    cmp_ok(length $body, '>', 200_000, "$client: a body over 200 KB");
+
+    for my $where ('/mem/x', '/v1/chat/completions', '/mirrored/x') {
+        my $n = "$client, $where";
+        my ($m, $s) = model_of($body, uri => $where, name => $n);
+        is($m, $long, "$n: \$fireworks_model");
+        is($s, '1', "$n: \$fireworks_stream");
+
+        # chunks of 7919 bytes: every key and value split somewhere
+
+        my $raw = '';
+        for (my $i = 0; $i < length $body; $i += 7919) {
+            my $c = substr($body, $i, 7919);
+            $raw .= sprintf("%x\r\n%s\r\n", length $c, $c);
+        }
+        $raw .= "0\r\n\r\n";
+
+        ($m, $s) = model_of($raw, raw => $body, uri => $where,
+            name => "$n, chunked", headers => ['Transfer-Encoding: chunked',
+            'Content-Type: application/json']);
+        is($m, $long, "$n, chunked: \$fireworks_model");
+        is($s, '1', "$n, chunked: \$fireworks_stream");
+    }
+}
 
 # "model" first in a body longer than the limit counts: the valid prefix
 
