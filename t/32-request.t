@@ -217,6 +217,29 @@ for my $client (sort keys %clients) {
     }
 }
 
+# the openai Node SDK for real, a 220 KB prompt, streamed and not
+
+SKIP: {
+    my $sdk = "$FindBin::Bin/sdk";
+    skip 'openai SDK not installed (npm ci in t/sdk)', 6
+        unless -d "$sdk/node_modules/openai";
+
+    my $port = $t->nginx_port;
+    my $out = `node $sdk/bodies.mjs http://127.0.0.1:$port/v1 2>&1`;
+    my %r = map { my $j = eval { FW::json($_) }; $j ? ($j->{name} => $j) : () }
+        split /\n/, $out;
+    diag($out) unless keys %r == 2;
+
+    for my $c ('long', 'long-stream') {
+        my $x = $r{$c} || {};
+        cmp_ok($x->{length} || 0, '>', 200_000, "openai SDK, $c: 200 KB+");
+        is($x->{model}, "[$long]", "openai SDK, $c: \$fireworks_model")
+            or diag explain $x;
+    }
+    is($r{long}{stream}, '[]', 'openai SDK, long: no stream');
+    is($r{'long-stream'}{stream}, '[1]', 'openai SDK, long-stream: stream');
+}
+
 # "model" first in a body longer than the limit counts: the valid prefix
 
 ($m) = model_of('{"model":"first","messages":[' . join(',',
