@@ -8,7 +8,11 @@
 # per attempt.  The stand-in API reads each attempt's body whole before
 # answering and records its SHA-256, which is checked against the file.
 #
-#   perl bench/bodies.pl [--smoke] [--out DIR] [--rounds N]
+# Then what scanning the body for "model" costs the worker (--scan: that
+# part alone).
+#
+#   perl bench/bodies.pl [--smoke] [--scan] [--out DIR] [--rounds N]
+#                        [--seconds S]
 
 use warnings;
 use strict;
@@ -21,8 +25,9 @@ use JSON::PP;
 use Time::HiRes qw/sleep/;
 use Bench;
 
-my %o = (out => "$FindBin::Bin/../docs", rounds => 5);
-GetOptions(\%o, 'smoke', 'out=s', 'rounds=i') or exit 2;
+my %o = (out => "$FindBin::Bin/../docs", rounds => 5, seconds => 3);
+GetOptions(\%o, 'smoke', 'scan', 'out=s', 'rounds=i', 'seconds=i')
+    or exit 2;
 %o = (%o, rounds => 1) if $o{smoke};
 
 my @sizes = $o{smoke} ? (65536, 262144) : (1 << 20, 10 << 20);
@@ -31,8 +36,15 @@ my $bench = Bench->new(name => 'bodies', %o);
 my $api = $bench->fakeapi;
 
 my $gw = $bench->nginx('gw', Bench::gateway_conf(
-    http => "    client_max_body_size 64m;\n",
-    fw => "            fireworks_backoff 10ms;\n            fireworks_jitter 0;\n"));
+    http => "    client_max_body_size 64m;\n"
+        . "    map \$fireworks_model \$fw_model { default 0; }\n",
+    fw => "            fireworks_backoff 10ms;\n            fireworks_jitter 0;\n",
+    server => <<'EOF'));
+        location /noscan/ {
+            fireworks_pass /_fw$uri;
+            fireworks_inspect_size 0;
+        }
+EOF
 
 my $worker = $bench->nginx_worker($gw);
 my $port = $bench->port('gw');
@@ -50,6 +62,12 @@ my %variant = (
     $variants[1] => [ 'fw', '200', 1 ],
     $variants[2] => [ 'fw', '503,503,200', 3 ],
 );
+
+if ($o{scan}) {
+    $bench->report(scan());
+    $bench->stop;
+    exit 0;
+}
 
 my (%runs, $id);
 
@@ -116,5 +134,81 @@ $md .= "\nThe body is read to a temp file once (it is larger than"
     . " file: memory does not grow with the body size or the number of"
     . " attempts.\n";
 
+$md .= scan();
+
 $bench->report($md);
 $bench->stop;
+
+# The body scan: fireworks_pass with the body scanned as it is read (the
+# default where $fireworks_model is used: a map names it) against
+# fireworks_inspect_size 0, for a 1 KB and a 1 MB body in openai-python's
+# key order ("messages" first, prose with a newline and two escaped
+# quotes a line); wrk sends each for
+# --seconds, 2 connections, the rounds alternate the variants.  The
+# worker's CPU comes from /proc/PID/schedstat (nanoseconds, where the
+# ticks of /proc/PID/stat are too coarse for a millisecond a request).
+
+sub scan {
+    my %url = (scan => "http://127.0.0.1:$port/fw/v1/chat/completions",
+               off => "http://127.0.0.1:$port/noscan/v1/chat/completions");
+    my @rows;
+
+    for my $size (1024, 1 << 20) {
+        my $head = '{"messages":[{"role":"user","content":"';
+        my $tail = '"}],"model":"accounts/fireworks/models/deepseek-r1",'
+            . '"stream":false,"temperature":0.2}';
+        my $text = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit,'
+            . ' sed do eiusmod tempor \\"incididunt\\" ut labore et dolore'
+            . ' magna aliqua.\\n';
+        my $n = $size - length($head) - length($tail);
+        my $pad = substr($text x (int($n / length $text) + 1), 0, $n);
+        $pad =~ s/\S*$//;
+        $pad .= " " x ($n - length $pad);
+        my $file = $bench->write_file("scan-$size.json", $head . $pad . $tail);
+        my $lua = $bench->write_file("scan-$size.lua", <<"EOF");
+local f = io.open("$file", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-FW-Script"] = "200"
+EOF
+        my $runs = Bench::rounds($o{rounds}, [qw/scan off/], sub {
+            my ($v) = @_;
+            my $ns0 = cpu_ns($worker);
+            my $out = `taskset -c 1 wrk -t1 -c2 -d$o{seconds}s -s $lua '$url{$v}' 2>&1`;
+            my $ns = cpu_ns($worker) - $ns0;
+            my ($req) = $out =~ /(\d+) requests in/;
+            die "wrk, $v: $out\n" if !$req || $out =~ /Non-2xx|Socket errors/;
+            printf STDERR "scan %7d bytes %-4s %6d requests %8.1f us/req\n",
+                $size, $v, $req, $ns / $req / 1000;
+            return { us => $ns / $req / 1000 };
+        });
+        push @rows, [ $size == 1024 ? '1 KB' : '1 MB',
+            fmt(Bench::median_of($runs, 'off', 'us'), 1),
+            fmt(Bench::median_of($runs, 'scan', 'us'), 1),
+            fmt(Bench::paired_ratio($runs, 'scan', 'off', 'us'), 3),
+            join(', ', map { ratio($runs->{scan}[$_]{us}, $runs->{off}[$_]{us}) }
+                0 .. $#{$runs->{scan}}) ];
+    }
+
+    return "\n### What the body scan costs\n\n"
+        . "`fireworks_pass` with the body scanned for `\"model\"` as nginx"
+        . " reads it (the default where `\$fireworks_model` is used) against"
+        . " `fireworks_inspect_size 0`:"
+        . " wrk POSTs a body in openai-python's key order (`\"messages\"`"
+        . " first, prose with a `\\n` and two `\\\"` a line, `\"model\"` at"
+        . " the end), 2"
+        . " connections, $o{seconds} s per variant, $o{rounds} rounds"
+        . " alternating; the worker's CPU from `/proc/PID/schedstat`, per"
+        . " request; paired ratios.  The goal is 2 % or less for 1 MB and"
+        . " nothing measurable for 1 KB.\n\n"
+        . Bench::table(['body', 'CPU µs/request, no scan',
+            'CPU µs/request, scan', 'ratio', 'round by round'], @rows);
+}
+
+sub cpu_ns {
+    my ($pid) = @_;
+    my ($ns) = Bench::proc_file($pid, 'schedstat') =~ /^(\d+)/;
+    return $ns;
+}

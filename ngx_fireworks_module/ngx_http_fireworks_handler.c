@@ -60,6 +60,8 @@ static void ngx_http_fireworks_wake(ngx_http_request_t *r);
 static void ngx_http_fireworks_read(ngx_http_request_t *r);
 static void ngx_http_fireworks_next(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
+static ngx_http_fireworks_outcome_e ngx_http_fireworks_decide_attempt(
+    ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status);
 static ngx_http_fireworks_outcome_e ngx_http_fireworks_decide(
     ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status);
 static ngx_uint_t ngx_http_fireworks_retryable(
@@ -312,6 +314,10 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
     ngx_msec_t                      t, left;
 
+    if (ngx_http_fireworks_fallback_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_fireworks_subrequest(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -395,6 +401,10 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
     }
 
     ctx->sr = sr;
+
+    if (ngx_http_fireworks_fallback_body(r, ctx, sr) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* a subrequest is a GET by default: it must be the client's request */
 
@@ -512,7 +522,12 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
     }
 
     ngx_http_fireworks_count_header(ctx);
-    ngx_http_fireworks_guard_answer(r->main, ctx, ctx->status);
+
+    /* the route's gate watches the primary: the fallback's answers not */
+
+    if (!ctx->fallback) {
+        ngx_http_fireworks_guard_answer(r->main, ctx, ctx->status);
+    }
 
     outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->status);
 
@@ -1215,12 +1230,29 @@ ngx_http_fireworks_give_up(ngx_http_request_t *r,
 
 /*
  * Decides about an attempt's status: OUTCOME_NONE to retry after
- * ctx->delay, else why the client gets this answer.
+ * ctx->delay (or to go on with the fallback at once), else why the client
+ * gets this answer.
  */
 
 static ngx_http_fireworks_outcome_e
 ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     ngx_uint_t status)
+{
+    ngx_http_fireworks_outcome_e  outcome;
+
+    outcome = ngx_http_fireworks_decide_attempt(r, ctx, status);
+
+    if (outcome == NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        return outcome;
+    }
+
+    return ngx_http_fireworks_fallback_switch(r, ctx, status, outcome);
+}
+
+
+static ngx_http_fireworks_outcome_e
+ngx_http_fireworks_decide_attempt(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status)
 {
     ngx_int_t                       rc;
     ngx_msec_t                      delay, ra;
@@ -1241,7 +1273,11 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
         return NGX_HTTP_FIREWORKS_OUTCOME_DONE;
     }
 
-    if (ctx->attempt >= (ngx_uint_t) flcf->tries) {
+    if (ctx->fallback
+        ? ctx->attempt - ctx->fallback_from
+          >= (ngx_uint_t) flcf->fallback_tries
+        : ctx->attempt >= (ngx_uint_t) flcf->tries)
+    {
         return NGX_HTTP_FIREWORKS_OUTCOME_TRIES;
     }
 
@@ -1287,7 +1323,10 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
         return outcome;
     }
 
-    outcome = ngx_http_fireworks_guard_retry(r, ctx, &delay);
+    /* the route's budget and gate watch the primary's retries only */
+
+    outcome = ctx->fallback ? NGX_HTTP_FIREWORKS_OUTCOME_NONE
+                            : ngx_http_fireworks_guard_retry(r, ctx, &delay);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -1618,7 +1657,10 @@ ngx_http_fireworks_backoff_handler(ngx_event_t *ev)
         goto done;
     }
 
-    switch (ngx_http_fireworks_guard_hold(r, ctx, &ctx->delay)) {
+    switch (ctx->fallback_next ? NGX_OK
+                               : ngx_http_fireworks_guard_hold(r, ctx,
+                                                               &ctx->delay))
+    {
 
     case NGX_AGAIN:
         /* the gate closed meanwhile, or held retries start first */

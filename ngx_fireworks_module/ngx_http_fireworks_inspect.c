@@ -36,9 +36,37 @@ static ngx_int_t ngx_http_fireworks_feed_file(ngx_http_fireworks_ctx_t *ctx,
 static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
 
 
+/*
+ * The body is scanned as it is read only where something will ask for
+ * its model: $fireworks_model or $fireworks_stream used by name in the
+ * configuration (a map, a log format, a header), fireworks_metrics_model,
+ * or a fallback's model=.  A lookup nginx could not see coming (SSI, njs,
+ * perl) still gets its answer, read back from the body.
+ */
+
 ngx_int_t
 ngx_http_fireworks_inspect_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                       i;
+    ngx_http_variable_t             *v;
+    ngx_http_core_main_conf_t       *cmcf;
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        if ((v[i].name.len == 15
+             && ngx_strncmp(v[i].name.data, "fireworks_model", 15) == 0)
+            || (v[i].name.len == 16
+                && ngx_strncmp(v[i].name.data, "fireworks_stream", 16) == 0))
+        {
+            fmcf->scan = 1;
+        }
+    }
+
     ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter = ngx_http_fireworks_request_body_filter;
 
@@ -55,17 +83,19 @@ ngx_int_t
 ngx_http_fireworks_inspect_start(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_http_fireworks_loc_conf_t  *flcf;
+    ngx_http_fireworks_loc_conf_t   *flcf;
+    ngx_http_fireworks_main_conf_t  *fmcf;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fireworks_module);
 
     ctx->inspect_left = (flcf->inspect_size == NGX_MAX_SIZE_T_VALUE)
                         ? NGX_MAX_OFF_T_VALUE : (off_t) flcf->inspect_size;
 
-    if (flcf->inspect_size == 0 || r->request_body != NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "fireworks body: no scan while read, size %uz",
-                       flcf->inspect_size);
+    if (!fmcf->scan || flcf->inspect_size == 0 || r->request_body != NULL) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks body: no scan while read, used %ui, "
+                       "size %uz", fmcf->scan, flcf->inspect_size);
         return NGX_OK;
     }
 

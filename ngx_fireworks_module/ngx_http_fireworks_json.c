@@ -64,6 +64,7 @@ static ngx_int_t ngx_http_fireworks_json_push(ngx_http_fireworks_json_t *js,
     ngx_uint_t object);
 static void ngx_http_fireworks_json_pop(ngx_http_fireworks_json_t *js);
 static u_char *ngx_http_fireworks_json_skip(u_char *p, u_char *last);
+static size_t ngx_http_fireworks_json_skip_escape(u_char *p, u_char *last);
 static ngx_int_t ngx_http_fireworks_json_string(
     ngx_http_fireworks_json_t *js, u_char c);
 static ngx_int_t ngx_http_fireworks_json_escape(
@@ -416,52 +417,150 @@ ngx_http_fireworks_json_pop(ngx_http_fireworks_json_t *js)
 
 
 /*
- * The plain bytes of a string from p on: printable ASCII but '"' and '\',
- * and whole valid UTF-8 sequences.  It stops at anything else, or at a
- * sequence split by the piece's end, for ngx_http_fireworks_json_string()
- * to take byte by byte: the same checks, a few times faster on text.
+ * The plain bytes of a string nobody keeps from p on: printable ASCII but
+ * '"', whole valid escapes and whole valid UTF-8 sequences.  It stops at
+ * anything else, or at an escape or a sequence split by the piece's end,
+ * for ngx_http_fireworks_json_string() to take byte by byte: the same
+ * checks, many times faster on text.
+ * Eight bytes of plain ASCII, most of a prompt, are told apart at once:
+ * a byte of 0x80 or more, one below 0x20, a '"' or a '\' anywhere in a
+ * word sets a bit of ngx_http_fireworks_json_special(); the byte-wise
+ * loop takes the word that has one.
  */
+
+#define NGX_HTTP_FIREWORKS_ONES   0x0101010101010101ULL
+#define NGX_HTTP_FIREWORKS_HIGHS  0x8080808080808080ULL
+
+#define ngx_http_fireworks_json_zero(w)                                       \
+    (((w) - NGX_HTTP_FIREWORKS_ONES) & ~(w) & NGX_HTTP_FIREWORKS_HIGHS)
+
+#define ngx_http_fireworks_json_special(w)                                    \
+    (((w) & NGX_HTTP_FIREWORKS_HIGHS)                                         \
+     | (((w) - NGX_HTTP_FIREWORKS_ONES * 0x20) & ~(w)                         \
+        & NGX_HTTP_FIREWORKS_HIGHS)                                           \
+     | ngx_http_fireworks_json_zero((w) ^ (NGX_HTTP_FIREWORKS_ONES * '"'))    \
+     | ngx_http_fireworks_json_zero((w) ^ (NGX_HTTP_FIREWORKS_ONES * '\\')))
+
 
 static u_char *
 ngx_http_fireworks_json_skip(u_char *p, u_char *last)
 {
-    u_char  c;
-    size_t  n;
+    u_char    c, *stop;
+    size_t    n;
+    uint64_t  w;
 
     while (p < last) {
-        c = *p;
 
-        if (c >= 0x20 && c < 0x80) {
-            if (c == '"' || c == '\\') {
+        stop = last;
+
+        if (last - p >= 8) {
+            ngx_memcpy(&w, p, 8);
+
+            if (ngx_http_fireworks_json_special(w) == 0) {
+                p += 8;
+                continue;
+            }
+
+            /* the word that has one is taken byte by byte, then words */
+
+            stop = p + 8;
+        }
+
+        while (p < stop) {
+            c = *p;
+
+            if (c >= 0x20 && c < 0x80) {
+                if (c == '"') {
+                    return p;
+                }
+
+                if (c == '\\') {
+                    n = ngx_http_fireworks_json_skip_escape(p, last);
+
+                    if (n == 0) {
+                        return p;
+                    }
+
+                    p += n;
+                    continue;
+                }
+
+                p++;
+                continue;
+            }
+
+            if (c < 0xc2 || c > 0xf4) {
                 return p;
             }
 
-            p++;
-            continue;
+            n = (c < 0xe0) ? 2 : (c < 0xf0) ? 3 : 4;
+
+            if ((size_t) (last - p) < n
+                || (p[1] & 0xc0) != 0x80
+                || (c == 0xe0 && p[1] < 0xa0)
+                || (c == 0xed && p[1] > 0x9f)
+                || (c == 0xf0 && p[1] < 0x90)
+                || (c == 0xf4 && p[1] > 0x8f)
+                || (n > 2 && (p[2] & 0xc0) != 0x80)
+                || (n > 3 && (p[3] & 0xc0) != 0x80))
+            {
+                return p;
+            }
+
+            p += n;
         }
-
-        if (c < 0xc2 || c > 0xf4) {
-            return p;
-        }
-
-        n = (c < 0xe0) ? 2 : (c < 0xf0) ? 3 : 4;
-
-        if ((size_t) (last - p) < n
-            || (p[1] & 0xc0) != 0x80
-            || (c == 0xe0 && p[1] < 0xa0)
-            || (c == 0xed && p[1] > 0x9f)
-            || (c == 0xf0 && p[1] < 0x90)
-            || (c == 0xf4 && p[1] > 0x8f)
-            || (n > 2 && (p[2] & 0xc0) != 0x80)
-            || (n > 3 && (p[3] & 0xc0) != 0x80))
-        {
-            return p;
-        }
-
-        p += n;
     }
 
     return p;
+}
+
+
+/*
+ * A whole escape at p in a string nobody keeps: its length, or 0 for the
+ * byte-wise path (an invalid escape, or one split by the piece's end).
+ * Any \uXXXX will do: a lone surrogate is valid JSON, and only matters
+ * in a string that is kept.
+ */
+
+static size_t
+ngx_http_fireworks_json_skip_escape(u_char *p, u_char *last)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (last - p < 2) {
+        return 0;
+    }
+
+    switch (p[1]) {
+
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return 2;
+
+    case 'u':
+        if (last - p < 6) {
+            return 0;
+        }
+
+        for (i = 2; i < 6; i++) {
+            c = p[i] | 0x20;
+
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return 0;
+            }
+        }
+
+        return 6;
+    }
+
+    return 0;
 }
 
 

@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_fireworks_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_fireworks_init_process(ngx_cycle_t *cycle);
 static void ngx_http_fireworks_exit_process(ngx_cycle_t *cycle);
 
+static char *ngx_http_fireworks_fallback(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_fireworks_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_complex_value_t *ngx_http_fireworks_compile(ngx_conf_t *cf,
@@ -120,6 +122,13 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
     { ngx_string("fireworks_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fireworks_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fireworks_fallback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_fireworks_fallback,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -329,6 +338,7 @@ ngx_http_fireworks_create_main_conf(ngx_conf_t *cf)
      *     fmcf->zone = NULL;
      *     fmcf->peers = NULL;
      *     fmcf->metrics = 0;
+     *     fmcf->scan = 0;
      */
 
     if (ngx_array_init(&fmcf->routes, cf->pool, 4,
@@ -372,6 +382,8 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->pass = NULL;
      *     conf->pass_args = NULL;
+     *     conf->fallback = NULL;
+     *     conf->fallback_model = { 0, NULL };
      *     conf->route_name = { 0, NULL };
      *     conf->route = NULL;
      *     conf->workload_cv = NULL;
@@ -379,6 +391,7 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->tries = NGX_CONF_UNSET;
+    conf->fallback_tries = NGX_CONF_UNSET;
     conf->retry_on = NGX_CONF_UNSET_PTR;
     conf->backoff_base = NGX_CONF_UNSET_MSEC;
     conf->backoff_max = NGX_CONF_UNSET_MSEC;
@@ -444,6 +457,18 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_value(conf->tries, prev->tries, 5);
+
+    if (conf->fallback == NULL) {
+        conf->fallback = prev->fallback;
+        conf->fallback_model = prev->fallback_model;
+        conf->fallback_tries = prev->fallback_tries;
+    }
+
+    /* the fallback's tries: fireworks_tries unless tries= says */
+
+    if (conf->fallback_tries == NGX_CONF_UNSET) {
+        conf->fallback_tries = conf->tries;
+    }
 
     ngx_conf_merge_ptr_value(conf->retry_on, prev->retry_on,
                              &ngx_http_fireworks_default_retry_on);
@@ -529,6 +554,12 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->inspect_size, prev->inspect_size,
                               NGX_MAX_SIZE_T_VALUE);
     ngx_conf_merge_value(conf->metrics_model, prev->metrics_model, 0);
+
+    if (conf->metrics_model) {
+        fmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_fireworks_module);
+        fmcf->scan = 1;
+    }
     ngx_conf_merge_value(conf->hold_header, prev->hold_header, 0);
     ngx_conf_merge_size_value(conf->hold_size, prev->hold_size, 16384);
     ngx_conf_merge_value(conf->stream_error, prev->stream_error, 0);
@@ -712,6 +743,99 @@ ngx_http_fireworks_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_fireworks_zone_exit_process(cycle);
     ngx_http_fireworks_pool_free();
+}
+
+
+/*
+ * fireworks_fallback uri [model=name] [tries=N]: the model is kept JSON
+ * escaped, as it goes into the body, quotes included.
+ */
+
+static char *
+ngx_http_fireworks_fallback(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fireworks_loc_conf_t *flcf = conf;
+
+    u_char                          *p;
+    size_t                           len;
+    ngx_int_t                        n;
+    ngx_str_t                       *value, model;
+    ngx_uint_t                       i;
+    ngx_http_fireworks_main_conf_t  *fmcf;
+
+    if (flcf->fallback != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid uri \"%V\" in \"%V\" directive, "
+                           "it must start with \"/\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->fallback = ngx_http_fireworks_compile(cf, &value[1]);
+    if (flcf->fallback == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "tries=", 6) == 0
+            && flcf->fallback_tries == NGX_CONF_UNSET)
+        {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (n < 1 || n > NGX_HTTP_FIREWORKS_MAX_TRIES) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"%V\" directive, "
+                                   "it must be from 1 to %d", &value[i],
+                                   &cmd->name, NGX_HTTP_FIREWORKS_MAX_TRIES);
+                return NGX_CONF_ERROR;
+            }
+
+            flcf->fallback_tries = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "model=", 6) == 0
+            && value[i].len > 6 && flcf->fallback_model.data == NULL)
+        {
+            model.data = value[i].data + 6;
+            model.len = value[i].len - 6;
+
+            len = 2 + model.len + ngx_escape_json(NULL, model.data, model.len);
+
+            p = ngx_pnalloc(cf->pool, len);
+            if (p == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            flcf->fallback_model.data = p;
+
+            *p++ = '"';
+            p = (u_char *) ngx_escape_json(p, model.data, model.len);
+            *p++ = '"';
+
+            flcf->fallback_model.len = p - flcf->fallback_model.data;
+
+            /* the model's place in the body is found as it is read */
+
+            fmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                      ngx_http_fireworks_module);
+            fmcf->scan = 1;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\" directive",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -164,6 +164,8 @@ struct ngx_http_fireworks_series_s {
     ngx_http_fireworks_code_t     responses[NGX_HTTP_FIREWORKS_CODES];
     ngx_http_fireworks_code_t     attempts[NGX_HTTP_FIREWORKS_CODES];
     ngx_http_fireworks_code_t     retries[NGX_HTTP_FIREWORKS_CODES];
+    ngx_http_fireworks_code_t     fallback_attempts
+                                      [NGX_HTTP_FIREWORKS_CODES];
     ngx_atomic_t                  retry_after[3];
     ngx_atomic_t                  backoff;     /* ms */
     ngx_http_fireworks_hist_t     duration[NGX_HTTP_FIREWORKS_WORKLOADS];
@@ -193,6 +195,9 @@ struct ngx_http_fireworks_route_s {
     ngx_atomic_t                  gate_rate;   /* answers/s when closed */
     ngx_atomic_t                  gate_closed; /* ms closed in all */
     ngx_atomic_t                  ok[NGX_HTTP_FIREWORKS_RATE_SECONDS];
+
+    /* requests handed to fireworks_fallback, by the primary's outcome */
+    ngx_atomic_t                  fallbacks[NGX_HTTP_FIREWORKS_OUTCOMES];
 };
 
 
@@ -224,6 +229,7 @@ typedef struct {
     ngx_array_t                   routes;      /* of route_conf_t * */
     ngx_array_t                  *peers;       /* the wrapped upstreams */
     ngx_uint_t                    metrics;     /* a fireworks_metrics */
+    ngx_uint_t                    scan;        /* the body's model is used */
 } ngx_http_fireworks_main_conf_t;
 
 
@@ -233,6 +239,10 @@ typedef struct {
 
     ngx_int_t                     tries;
     ngx_array_t                  *retry_on;      /* of ngx_uint_t */
+
+    ngx_http_complex_value_t     *fallback;      /* fireworks_fallback uri */
+    ngx_str_t                     fallback_model; /* JSON, quoted */
+    ngx_int_t                     fallback_tries;
 
     ngx_msec_t                    backoff_base;
     ngx_msec_t                    backoff_max;
@@ -313,6 +323,9 @@ typedef struct {
     u_char                        tail[4];     /* the last bytes forwarded */
 
     ngx_uint_t                    attempt;
+    ngx_uint_t                    fallback_from; /* attempts before it */
+    ngx_http_request_body_t      *fallback_body; /* with its model */
+    off_t                         fallback_length;
     ngx_http_fireworks_state_e    state;
     ngx_http_fireworks_outcome_e  outcome;
     ngx_http_fireworks_cut_e      cut;
@@ -332,6 +345,8 @@ typedef struct {
     unsigned                      scan_cut:1;  /* stopped at the limit */
     unsigned                      stream:1;    /* "stream": true */
     unsigned                      sse:1;       /* text/event-stream */
+    unsigned                      fallback_next:1; /* next attempts: it */
+    unsigned                      fallback:1;  /* this attempt is its */
 } ngx_http_fireworks_ctx_t;
 
 
@@ -347,6 +362,14 @@ ngx_int_t ngx_http_fireworks_retry_after(ngx_http_request_t *sr,
 ngx_int_t ngx_http_fireworks_add_variables(ngx_conf_t *cf);
 void ngx_http_fireworks_request_workload(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
+ngx_http_fireworks_outcome_e ngx_http_fireworks_fallback_switch(
+    ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
+    ngx_uint_t status, ngx_http_fireworks_outcome_e outcome);
+ngx_int_t ngx_http_fireworks_fallback_start(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
+ngx_int_t ngx_http_fireworks_fallback_body(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_http_request_t *sr);
+
 ngx_int_t ngx_http_fireworks_inspect_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_fireworks_inspect_start(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
@@ -370,6 +393,8 @@ void ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx,
 void ngx_http_fireworks_count_attempt(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_result_t *res, ngx_uint_t retry);
 void ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx);
+void ngx_http_fireworks_count_fallback(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_outcome_e outcome);
 void ngx_http_fireworks_count_retry_after(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_ra_action_e action);
 void ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,

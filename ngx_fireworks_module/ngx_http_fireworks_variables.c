@@ -23,6 +23,8 @@ static ngx_int_t ngx_http_fireworks_body_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_fireworks_workload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fireworks_fallback_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
@@ -67,6 +69,10 @@ static ngx_http_variable_t  ngx_http_fireworks_vars[] = {
 
     { ngx_string("fireworks_stream"), NULL,
       ngx_http_fireworks_body_variable, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fireworks_fallback"), NULL,
+      ngx_http_fireworks_fallback_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -311,6 +317,31 @@ ngx_http_fireworks_workload_variable(ngx_http_request_t *r,
 
     v->len = ngx_http_fireworks_workloads[ctx->workload].len;
     v->data = ngx_http_fireworks_workloads[ctx->workload].data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $fireworks_fallback: 1 when the last attempt was the fallback's */
+
+static ngx_int_t
+ngx_http_fireworks_fallback_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->fallback ? 1 : 0;
+    v->data = (u_char *) "1";
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

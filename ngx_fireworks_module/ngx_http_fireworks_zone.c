@@ -607,7 +607,32 @@ ngx_http_fireworks_count_attempt(ngx_http_fireworks_ctx_t *ctx,
     s = ctx->series;
     key = res->kind ? 1000 + res->kind : res->status;
 
-    ngx_http_fireworks_code_add(ctx, retry ? s->retries : s->attempts, key);
+    if (retry) {
+
+        /* the switch to the fallback is no retry: fallbacks_total has it */
+
+        if (ctx->fallback_next && !ctx->fallback) {
+            return;
+        }
+
+        ngx_http_fireworks_code_add(ctx, s->retries, key);
+        return;
+    }
+
+    ngx_http_fireworks_code_add(ctx, ctx->fallback ? s->fallback_attempts
+                                                   : s->attempts, key);
+}
+
+
+void
+ngx_http_fireworks_count_fallback(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_outcome_e outcome)
+{
+    if (ctx->route == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&ctx->route->fallbacks[outcome], 1);
 }
 
 
@@ -901,6 +926,7 @@ ngx_http_fireworks_render_counters(ngx_http_fireworks_writer_t *w,
                "Attempts, by the API's status or the failure that left "
                "none.") != NGX_OK
         || ngx_http_fireworks_render_codes(w, zone, 1) != NGX_OK
+        || ngx_http_fireworks_render_codes(w, zone, 3) != NGX_OK
         || ngx_http_fireworks_family(w, "fireworks_retries_total", "counter",
                "Attempts that were retried, by the status or failure that "
                "caused it.") != NGX_OK
@@ -1013,13 +1039,17 @@ ngx_http_fireworks_render_requests(ngx_http_fireworks_writer_t *w,
 }
 
 
-/* responses (0), attempts (1), retries (2): by status or failure kind */
+/*
+ * responses (0), attempts (1), retries (2), the fallback's attempts (3,
+ * in the attempts' family with target="fallback"): by status or failure
+ */
 
 static ngx_int_t
 ngx_http_fireworks_render_codes(ngx_http_fireworks_writer_t *w,
     ngx_http_fireworks_zone_t *zone, ngx_uint_t family)
 {
     u_char                       *p;
+    char                         *target;
     ngx_str_t                    *name, *label;
     ngx_uint_t                    i, key;
     ngx_atomic_uint_t             n;
@@ -1039,6 +1069,12 @@ ngx_http_fireworks_render_codes(ngx_http_fireworks_writer_t *w,
         ngx_string("reason")
     };
 
+    target = (family == 3) ? ",target=\"fallback\"" : "";
+
+    if (family == 3) {
+        family = 1;
+    }
+
     name = &names[family];
     label = &labels[family];
 
@@ -1046,7 +1082,8 @@ ngx_http_fireworks_render_codes(ngx_http_fireworks_writer_t *w,
         for (s = route->series; s; s = s->next) {
 
             codes = (family == 0) ? s->responses
-                    : (family == 1) ? s->attempts : s->retries;
+                    : (family == 2) ? s->retries
+                    : *target ? s->fallback_attempts : s->attempts;
 
             for (i = 0; i < NGX_HTTP_FIREWORKS_CODES; i++) {
 
@@ -1065,6 +1102,7 @@ ngx_http_fireworks_render_codes(ngx_http_fireworks_writer_t *w,
 
                 p = ngx_sprintf(p, "%V{", name);
                 p = ngx_http_fireworks_labels(p, route, s);
+                p = ngx_sprintf(p, "%s", target);
 
                 if (key > 1000
                     && key - 1000 <= NGX_HTTP_FIREWORKS_KIND_CLIENT_CLOSED)
@@ -1094,7 +1132,7 @@ ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
     u_char                      *p;
     ngx_uint_t                   g;
     ngx_atomic_int_t             n;
-    ngx_atomic_uint_t            ms;
+    ngx_atomic_uint_t            ms, count;
     ngx_http_fireworks_route_t  *route;
 
     static char  *names[] = {
@@ -1150,6 +1188,35 @@ ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
                        sizeof("fireworks_gate_closed_seconds_total{") - 1);
         p = ngx_http_fireworks_labels(p, route, NULL);
         w->b->last = ngx_sprintf(p, "} %uA.%03uA\n", ms / 1000, ms % 1000);
+    }
+
+    if (ngx_http_fireworks_family(w, "fireworks_fallbacks_total", "counter",
+            "Requests that went on to fireworks_fallback, by why the "
+            "primary gave up.") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (g = 0; g < NGX_HTTP_FIREWORKS_OUTCOMES; g++) {
+
+            count = route->fallbacks[g];
+
+            if (count == 0) {
+                continue;
+            }
+
+            p = ngx_http_fireworks_reserve(w, 2 * route->len + 128);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_cpymem(p, "fireworks_fallbacks_total{",
+                           sizeof("fireworks_fallbacks_total{") - 1);
+            p = ngx_http_fireworks_labels(p, route, NULL);
+            w->b->last = ngx_sprintf(p, ",reason=\"%V\"} %uA\n",
+                                     &ngx_http_fireworks_outcomes[g], count);
+        }
     }
 
     return NGX_OK;
