@@ -824,7 +824,7 @@ ngx_http_fireworks_fallback(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             /* the model's place in the body is found as it is read */
 
             fmcf = ngx_http_conf_get_module_main_conf(cf,
-                                                      ngx_http_fireworks_module);
+                                                   ngx_http_fireworks_module);
             fmcf->scan = 1;
             continue;
         }

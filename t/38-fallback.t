@@ -52,7 +52,7 @@ EOF1
         location /nomodel/ {
             fireworks_pass /_fireworks/v1/chat/completions;
             fireworks_tries 2;
-            fireworks_fallback /_serverless/v1/chat/completions tries=2;
+            fireworks_fallback /_serverless/v1/chat/completions tries=3;
             fireworks_route nomodel;
         }
 
@@ -175,17 +175,17 @@ for my $s (400, 401, 404, 422) {
     is(scalar @{$t->attempts("no-$s")}, 1, "$s: one attempt");
 }
 
-# tries=2 and no model=: 2 + 2 attempts, the last answer the fallback's
+# tries=3 and no model=: 2 + 3 attempts, the last answer the fallback's
 
 {
     my $r = $t->http(uri => '/nomodel/x', body => $body, script => '503',
         id => 'tries');
-    is($r->{status}, 503, 'tries=2: the fallback\'s last 503');
-    is(header($r, 'x-statuses'), '503, 503, 503, 503', 'tries=2: 2 + 2');
-    is(header($r, 'x-outcome'), 'tries', 'tries=2: outcome tries');
-    is(header($r, 'x-fallback'), '1', 'tries=2: from the fallback');
+    is($r->{status}, 503, 'tries=3: the fallback\'s last 503');
+    is(header($r, 'x-statuses'), '503, 503, 503, 503, 503', 'tries=3: 2 + 3');
+    is(header($r, 'x-outcome'), 'tries', 'tries=3: outcome tries');
+    is(header($r, 'x-fallback'), '1', 'tries=3: from the fallback');
     my $a = $t->attempts('tries');
-    is_deeply([map { $_->{body_sha256} } @$a], [(sha256_hex($body)) x 4],
+    is_deeply([map { $_->{body_sha256} } @$a], [(sha256_hex($body)) x 5],
         'no model=: the body unchanged');
 }
 
@@ -267,7 +267,7 @@ like($m, qr/^fireworks_fallbacks_total\{route="dedicated",reason="tries"\} \d+$/
     'metrics: fireworks_fallbacks_total');
 like($m, qr/^fireworks_attempts_total\{route="dedicated",target="fallback",result="200"\} \d+$/m,
     'metrics: the fallback\'s attempts with target="fallback"');
-like($m, qr/^fireworks_attempts_total\{route="nomodel",target="fallback",result="503"\} 2$/m,
+like($m, qr/^fireworks_attempts_total\{route="nomodel",target="fallback",result="503"\} 3$/m,
     'metrics: the fallback\'s 503s');
 like($m, qr/^fireworks_attempts_total\{route="nomodel",result="503"\} 2$/m,
     'metrics: the primary\'s 503s');
