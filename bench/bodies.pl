@@ -28,7 +28,7 @@ use Bench;
 my %o = (out => "$FindBin::Bin/../docs", rounds => 5, seconds => 3);
 GetOptions(\%o, 'smoke', 'scan', 'out=s', 'rounds=i', 'seconds=i')
     or exit 2;
-%o = (%o, rounds => 1) if $o{smoke};
+%o = (%o, rounds => 1, seconds => 1) if $o{smoke};
 
 my @sizes = $o{smoke} ? (65536, 262144) : (1 << 20, 10 << 20);
 

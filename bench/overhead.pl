@@ -122,9 +122,13 @@ sub features {
         location /fwi/ {
             fireworks_pass /_fw$uri;
             fireworks_workload $fw_workload;
+            fireworks_inspect_size unlimited;
         }
 EOF
     my $map = <<'EOF';
+    # the map makes every location scan its body: not the base one
+    fireworks_inspect_size 0;
+
     map $fireworks_model $fw_workload {
         ~*thinking  long_context;
         default     interactive;
@@ -186,7 +190,9 @@ EOF
         . "Two more gateways like the first: one without a zone, where a"
         . " second location takes its workload from a `map` on"
         . " `\$fireworks_model` (the body is scanned for `\"model\"` on"
-        . " every request), and one with `fireworks_zone`, where every"
+        . " every request, as it is read; `fireworks_inspect_size 0` keeps"
+        . " the first location from it), and one with `fireworks_zone`,"
+        . " where every"
         . " request is counted (requests, attempts, durations, in-flight"
         . " gauges).  Same load, $o{rounds} rounds alternating the three,"
         . " paired ratios against `fireworks_pass` with neither.  The goal"

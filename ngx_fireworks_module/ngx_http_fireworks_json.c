@@ -16,6 +16,11 @@
 
 #include "ngx_http_fireworks_json.h"
 
+#if (defined __SSE2__ && defined __GNUC__)
+#include <emmintrin.h>
+#define NGX_HTTP_FIREWORKS_SSE2  1
+#endif
+
 
 enum {
     sw_start = 0,          /* before the top-level object */
@@ -425,7 +430,8 @@ ngx_http_fireworks_json_pop(ngx_http_fireworks_json_t *js)
  * Eight bytes of plain ASCII, most of a prompt, are told apart at once:
  * a byte of 0x80 or more, one below 0x20, a '"' or a '\' anywhere in a
  * word sets a bit of ngx_http_fireworks_json_special(); the byte-wise
- * loop takes the word that has one.
+ * loop takes the word that has one.  With SSE2 (every x86-64), sixteen
+ * bytes at a time, and straight to the first byte that is not plain.
  */
 
 #define NGX_HTTP_FIREWORKS_ONES   0x0101010101010101ULL
@@ -448,10 +454,41 @@ ngx_http_fireworks_json_skip(u_char *p, u_char *last)
     u_char    c, *stop;
     size_t    n;
     uint64_t  w;
+#if (NGX_HTTP_FIREWORKS_SSE2)
+    int       mask;
+    __m128i   v;
+#endif
 
     while (p < last) {
 
         stop = last;
+
+#if (NGX_HTTP_FIREWORKS_SSE2)
+
+        if (last - p >= 16) {
+            v = _mm_loadu_si128((const __m128i *) p);
+
+            /* signed: a byte of 0x80 or more is below 0x20 too */
+
+            mask = _mm_movemask_epi8(
+                       _mm_or_si128(
+                           _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                        _mm_cmpeq_epi8(v,
+                                                       _mm_set1_epi8('\\'))),
+                           _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+
+            if (mask == 0) {
+                p += 16;
+                continue;
+            }
+
+            p += __builtin_ctz(mask);
+            stop = p + 1;
+
+            goto bytes;
+        }
+
+#endif
 
         if (last - p >= 8) {
             ngx_memcpy(&w, p, 8);
@@ -465,6 +502,10 @@ ngx_http_fireworks_json_skip(u_char *p, u_char *last)
 
             stop = p + 8;
         }
+
+#if (NGX_HTTP_FIREWORKS_SSE2)
+    bytes:
+#endif
 
         while (p < stop) {
             c = *p;

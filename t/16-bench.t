@@ -105,6 +105,8 @@ like($md, qr/^\| timer error \(end of wait - start - wait\), p50 \| -?\d+ ms \| 
 
 is(() = $md =~ /^\| [\d.]+ MB \| fireworks_pass, 3 attempts/mg, 2,
     'bodies: both sizes retried');
+like($md, qr/^\| 1 MB \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/m,
+    'bodies: the scan measured on 1 MB');
 
 like($md, qr/^\| event delay, p50 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| [-+][\d.]+ \|/m,
     'stream: event delay compared');
