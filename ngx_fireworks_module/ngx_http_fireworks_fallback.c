@@ -81,13 +81,18 @@ ngx_http_fireworks_fallback_switch(ngx_http_request_t *r,
 }
 
 
-/* the first of the fallback's attempts: its uri, once */
+/*
+ * The first of the fallback's attempts: its uri, once.  The arguments are
+ * the primary's.  As for fireworks_pass, a "?" the uri holds ($uri is
+ * decoded: a client's "%3F") is path, hidden from the check in a copy.
+ */
 
 ngx_int_t
 ngx_http_fireworks_fallback_start(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_str_t                       uri, args;
+    u_char                         *p, *last;
+    ngx_str_t                       uri, check, args;
     ngx_uint_t                      flags;
     ngx_http_fireworks_loc_conf_t  *flcf;
 
@@ -101,10 +106,28 @@ ngx_http_fireworks_fallback_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    check = uri;
+    last = uri.data + uri.len;
+
+    if (ngx_strlchr(uri.data, last, '?') != NULL) {
+        check.data = ngx_pnalloc(r->pool, uri.len);
+        if (check.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        last = ngx_cpymem(check.data, uri.data, uri.len);
+
+        for (p = check.data; p < last; p++) {
+            if (*p == '?') {
+                *p = '_';
+            }
+        }
+    }
+
     ngx_str_null(&args);
     flags = 0;
 
-    if (ngx_http_parse_unsafe_uri(r, &uri, &args, &flags) != NGX_OK) {
+    if (ngx_http_parse_unsafe_uri(r, &check, &args, &flags) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fireworks: unsafe uri \"%V\" in fireworks_fallback",
                       &uri);
@@ -113,10 +136,6 @@ ngx_http_fireworks_fallback_start(ngx_http_request_t *r,
 
     ctx->fallback = 1;
     ctx->uri = uri;
-
-    if (args.len) {
-        ctx->args = args;
-    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fireworks fallback: \"%V?%V\"", &ctx->uri, &ctx->args);

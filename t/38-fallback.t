@@ -73,6 +73,12 @@ EOF1
             fireworks_fallback /_serverless/v1/chat/completions;
         }
 
+        location /unsafe/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_tries 1;
+            fireworks_fallback /_serverless/\$arg_p;
+        }
+
         location /_serverless/ {
             internal;
             proxy_pass http://api/serverless/;
@@ -260,6 +266,17 @@ SKIP: {
         'openai SDK stream: its text');
 }
 
+# a ".." in the fallback's uri: refused, logged, 500
+
+{
+    my $r = $t->http(uri => '/unsafe/x?p=../_fireworks/x', body => '{}',
+        script => '503,200', id => 'unsafe');
+    is($r->{status}, 500, 'unsafe fallback uri: 500');
+    is(scalar @{$t->attempts('unsafe')}, 1, 'unsafe fallback uri: not tried');
+    like($t->error_log, qr/unsafe uri "\/_serverless\/\.\.\/_fireworks\/x" in fireworks_fallback/,
+        'unsafe fallback uri: logged');
+}
+
 # counted: the switches by reason, the fallback's attempts apart
 
 my $m = $t->http(uri => '/metrics')->{body};
@@ -274,5 +291,5 @@ like($m, qr/^fireworks_attempts_total\{route="nomodel",result="503"\} 2$/m,
 like($m, qr/^fireworks_fallbacks_total\{route="gated",reason="retry_after"\} 1$/m,
     'metrics: a fallback after a Retry-After over the max');
 
-$t->finish;
+$t->finish(allow => [qr/unsafe uri .* in fireworks_fallback/]);
 done_testing;
