@@ -24,6 +24,8 @@
 #include "ngx_http_fireworks_module.h"
 
 
+static ngx_http_fireworks_ctx_t *ngx_http_fireworks_pass_ctx(
+    ngx_http_request_t *r);
 static void ngx_http_fireworks_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
@@ -33,6 +35,7 @@ static ngx_int_t ngx_http_fireworks_subrequest(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 
 static ngx_int_t ngx_http_fireworks_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fireworks_main_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_location(ngx_http_request_t *r,
@@ -44,6 +47,8 @@ static ngx_int_t ngx_http_fireworks_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_fireworks_hold_done(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest);
 static ngx_int_t ngx_http_fireworks_release(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest,
     ngx_http_fireworks_outcome_e outcome);
@@ -88,6 +93,8 @@ static ngx_int_t ngx_http_fireworks_cut(ngx_http_request_t *r,
 static void ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_merge_states(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy);
+static void ngx_http_fireworks_keep_variables(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy);
 static void ngx_http_fireworks_set_state(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_state_e state,
@@ -140,6 +147,7 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
+    ctx->prev = ngx_http_fireworks_pass_ctx(r);
     ctx->ps.handler = ngx_http_fireworks_done;
     ctx->ps.data = ctx;
 
@@ -182,6 +190,31 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The ctx of an earlier fireworks_pass of this request: an error_page
+ * that sends a request to another fireworks_pass location zeroes r->ctx,
+ * but the first pass's cleanup is still there.  The passes are chained,
+ * so that each is counted and releases what it holds
+ * (ngx_http_fireworks_log_handler()).
+ */
+
+static ngx_http_fireworks_ctx_t *
+ngx_http_fireworks_pass_ctx(ngx_http_request_t *r)
+{
+    ngx_http_cleanup_t  *cln;
+
+    for (cln = r->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_fireworks_cleanup) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "fireworks pass after an earlier one");
+            return cln->data;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -398,6 +431,16 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
     sr->method_name = r->method_name;
     sr->header_in = r->header_in;
 
+    /*
+     * The client location accepted the body: the internal location's
+     * client_max_body_size (1m by default) does not judge it again for
+     * each attempt.  The flag that makes nginx skip the check is taken
+     * back in the attempt's first phase after it
+     * (ngx_http_fireworks_rewrite_handler()).
+     */
+
+    sr->discard_body = 1;
+
     /* headers_in is a struct copy: keep list pushes off the parent's part */
 
     if (r->headers_in.headers.last == &r->headers_in.headers.part) {
@@ -424,6 +467,31 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The rewrite phase, the first after a request's location is found: an
+ * attempt's discard_body, set so that its location did not judge the
+ * body's size again, is taken back before anything reads it (it would
+ * make nginx read the client's connection as a discarded body).  A
+ * "rewrite ... last" in the internal location then finds a location
+ * whose client_max_body_size applies.
+ */
+
+ngx_int_t
+ngx_http_fireworks_rewrite_handler(ngx_http_request_t *r)
+{
+    if (r != r->main && r->discard_body
+        && ngx_http_fireworks_attempt_ctx(r) != NULL)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks attempt: location found");
+
+        r->discard_body = 0;
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -475,6 +543,10 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
     ngx_http_fireworks_ctx_t      *ctx;
     ngx_http_fireworks_result_t   *res;
     ngx_http_fireworks_outcome_e   outcome;
+
+    if (r == r->main) {
+        return ngx_http_fireworks_main_header_filter(r);
+    }
 
     ctx = ngx_http_fireworks_attempt_ctx(r);
 
@@ -537,6 +609,37 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
     r->header_sent = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * The main request's own answer after a give-up: it tells the client's
+ * SDK not to retry what the gateway retried already.  An error_page that
+ * sends the request elsewhere zeroes r->ctx, and the answer made there
+ * gets nothing of this pass.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_main_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
+
+    if (ctx != NULL && ctx->gave_up
+        && r->headers_out.status == ctx->answer)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks give-up answer %ui", ctx->answer);
+
+        ctx->gave_up = 0;
+
+        if (ngx_http_fireworks_client_retry(r, ctx, ctx->answer) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
 }
 
 
@@ -635,6 +738,18 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
     }
 
     ngx_http_fireworks_location(r, sr);
+
+    /*
+     * The client location's filters and the access log see $upstream_*
+     * as behind proxy_pass: every attempt's states, this attempt's
+     * header ($upstream_http_*, $upstream_cache_status), and the
+     * variables the attempts cached.  The attempt's pool, where its
+     * upstream lives, goes only with the request's.
+     */
+
+    ngx_http_fireworks_merge_states(r, ctx, 0);
+    ngx_http_fireworks_keep_variables(r, ctx, 0);
+    r->upstream = sr->upstream;
 
     ctx->sse = ngx_http_fireworks_is_sse(r);
 
@@ -814,8 +929,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
         b = cl->buf;
 
         if (b->last_in_chain) {
-            return ngx_http_fireworks_release(r, ctx, cl,
-                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+            return ngx_http_fireworks_hold_done(r, ctx, cl);
         }
 
         if (!ngx_buf_in_memory(b)) {
@@ -823,8 +937,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
             /* held in a file already (proxy_buffering on): let it go */
 
             if (ngx_buf_size(b)) {
-                return ngx_http_fireworks_release(r, ctx, cl,
-                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+                return ngx_http_fireworks_hold_done(r, ctx, cl);
             }
 
             continue;
@@ -840,8 +953,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
 
             /* fireworks_hold_size is reached: no retry any more */
 
-            return ngx_http_fireworks_release(r, ctx, cl,
-                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+            return ngx_http_fireworks_hold_done(r, ctx, cl);
         }
     }
 
@@ -850,8 +962,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     }
 
     if (!ctx->sse) {
-        return ngx_http_fireworks_release(r, ctx, NULL,
-                                          NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+        return ngx_http_fireworks_hold_done(r, ctx, NULL);
     }
 
     if (ngx_http_fireworks_sse_event(hold->pos, hold->last, &data, &data_end)
@@ -863,8 +974,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     status = ngx_http_fireworks_sse_error(data, data_end);
 
     if (status == 0) {
-        return ngx_http_fireworks_release(r, ctx, NULL,
-                                          NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+        return ngx_http_fireworks_hold_done(r, ctx, NULL);
     }
 
     /* an error event where the first token should be: that is the answer */
@@ -891,9 +1001,26 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
 }
 
 
+/* the held answer is good: its result is the header's status */
+
+static ngx_int_t
+ngx_http_fireworks_hold_done(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest)
+{
+    ngx_http_fireworks_result_t  *res;
+
+    res = ngx_http_fireworks_result(ctx, ctx->status, 0);
+    ngx_http_fireworks_count_attempt(ctx, res, 0);
+
+    return ngx_http_fireworks_release(r, ctx, rest,
+                                      NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+}
+
+
 /*
  * The held header goes out, then the held bytes and the rest of the
- * chain, through the forwarding path.
+ * chain, through the forwarding path.  The attempt's result is recorded
+ * already.
  */
 
 static ngx_int_t
@@ -901,14 +1028,8 @@ ngx_http_fireworks_release(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest,
     ngx_http_fireworks_outcome_e outcome)
 {
-    ngx_int_t                     rc;
-    ngx_chain_t                  *cl;
-    ngx_http_fireworks_result_t  *res;
-
-    if (outcome == NGX_HTTP_FIREWORKS_OUTCOME_DONE) {
-        res = ngx_http_fireworks_result(ctx, ctx->status, 0);
-        ngx_http_fireworks_count_attempt(ctx, res, 0);
-    }
+    ngx_int_t     rc;
+    ngx_chain_t  *cl;
 
     rc = ngx_http_fireworks_forward(r, ctx, outcome);
 
@@ -1198,12 +1319,24 @@ ngx_http_fireworks_give_up(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status,
     ngx_http_fireworks_outcome_e outcome)
 {
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks give up: %ui, %V", status,
+                   &ngx_http_fireworks_outcomes[outcome]);
+
+    /* no timer may fire for this pass again, whatever error_page does */
+
+    ngx_http_fireworks_arm(ctx, NULL, 0);
     ngx_http_fireworks_guard_release(ctx, 0);
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE, outcome);
 
-    if (ngx_http_fireworks_client_retry(r, ctx, status) != NGX_OK) {
-        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /*
+     * x-should-retry or retry-after-ms goes out with this answer in the
+     * header filter, not with what an error_page makes of it
+     */
+
+    ctx->gave_up = 1;
+    ctx->answer = status;
+    ctx->time = ngx_http_fireworks_request_time(r);
 
     ngx_http_finalize_request(r, status);
 }
@@ -1503,6 +1636,7 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     ngx_http_fireworks_arm(ctx, NULL, 0);
     ngx_http_fireworks_merge_states(r, ctx, 0);
+    ngx_http_fireworks_keep_variables(r, ctx, 0);
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
 
@@ -1803,6 +1937,7 @@ ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
     sr = ctx->sr;
 
     ngx_http_fireworks_merge_states(r, ctx, 1);
+    ngx_http_fireworks_keep_variables(r, ctx, 1);
 
     /* cleanups the attempt added: the upstream's has run, a module's may not */
 
@@ -1836,9 +1971,12 @@ ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
 
 /*
  * $upstream_status and friends of the main request list every attempt.
- * The states of an attempt whose pool is freed are copied, the peer's
- * name with them; those of the last attempt, whose pool lives as long as
- * the request, are adopted as they are when they are the first.
+ * The states of an attempt whose pool is freed are copied (copy), the
+ * peer's name with them, and kept: ctx->states counts them.  Those of
+ * the forwarded attempt, whose pool lives as long as the request, are
+ * adopted as they are when they are the first; else they are copied
+ * when its header goes to the client, for the client location's header
+ * filters, and copied again when it ends, with its times and lengths.
  */
 
 static void
@@ -1853,13 +1991,17 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
 
     states = (ctx->sr != NULL) ? ctx->sr->upstream_states : NULL;
 
-    if (states == NULL || states->nelts == 0) {
+    if (states == NULL || states->nelts == 0
+        || r->upstream_states == states)
+    {
         return;
     }
 
     if (r->upstream_states == NULL) {
 
         if (!copy) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "fireworks upstream states adopted");
             r->upstream_states = states;
             return;
         }
@@ -1871,6 +2013,10 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
         }
     }
 
+    /* a copy made when the header went out is replaced */
+
+    r->upstream_states->nelts = ctx->states;
+
     n = states->nelts;
 
     st = ngx_array_push_n(r->upstream_states, n);
@@ -1880,9 +2026,15 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
 
     ngx_memcpy(st, states->elts, n * sizeof(ngx_http_upstream_state_t));
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks upstream states: %ui kept, %ui copied",
+                   ctx->states, n);
+
     if (!copy) {
         return;
     }
+
+    ctx->states = r->upstream_states->nelts;
 
     for (i = 0; i < n; i++) {
 
@@ -1903,6 +2055,68 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
         peer->data = p;
 
         st[i].peer = peer;
+    }
+}
+
+
+/*
+ * Subrequests share the main request's cached variable values; an
+ * attempt caches them in a copy (ngx_http_fireworks_subrequest()), so
+ * that none outlives its pool.  What it cached is the main request's
+ * too, as in any subrequest: $request_id, a map's value, are then the
+ * same in every attempt and in the access log.  Values that change from
+ * attempt to attempt ($upstream_*, $fireworks_*) are never cached.  The
+ * value is copied (copy) when the attempt's pool goes before the
+ * request's.
+ */
+
+static void
+ngx_http_fireworks_keep_variables(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy)
+{
+    u_char                     *p;
+    ngx_uint_t                  i;
+    ngx_http_request_t         *sr;
+    ngx_http_variable_value_t  *v, *mv;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    sr = ctx->sr;
+
+    if (sr == NULL || sr->variables == NULL
+        || sr->variables == r->variables)
+    {
+        return;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        v = &sr->variables[i];
+        mv = &r->variables[i];
+
+        if (!(v->valid || v->not_found) || v->no_cacheable
+            || mv->valid || mv->not_found)
+        {
+            continue;
+        }
+
+        *mv = *v;
+
+        if (copy && v->valid && v->len) {
+            p = ngx_pnalloc(r->pool, v->len);
+            if (p == NULL) {
+                mv->valid = 0;
+                continue;
+            }
+
+            ngx_memcpy(p, v->data, v->len);
+            mv->data = p;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks variable \"%V\" kept, copy %ui",
+                       &((ngx_http_variable_t *) cmcf->variables.elts)[i].name,
+                       copy);
     }
 }
 
@@ -1963,8 +2177,15 @@ ngx_http_fireworks_cleanup(void *data)
         ngx_delete_posted_event(&ctx->timer);
     }
 
-    /* an error_page's internal redirect zeroed it: the log phase needs it */
-    ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
+    /*
+     * An error_page's internal redirect zeroed it: the log phase needs it.
+     * The cleanups run newest first: the newest pass's ctx is the one
+     * kept, and it leads to the earlier ones.
+     */
+
+    if (ngx_http_get_module_ctx(r, ngx_http_fireworks_module) == NULL) {
+        ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
+    }
 
     if (ctx->state == NGX_HTTP_FIREWORKS_DONE
         || ctx->state == NGX_HTTP_FIREWORKS_BODY)
@@ -1974,6 +2195,7 @@ ngx_http_fireworks_cleanup(void *data)
 
     if (ctx->sr != NULL) {
         ngx_http_fireworks_merge_states(r, ctx, 0);
+        ngx_http_fireworks_keep_variables(r, ctx, 0);
 
         if (ctx->state == NGX_HTTP_FIREWORKS_ATTEMPT
             || ctx->state == NGX_HTTP_FIREWORKS_HOLD)

@@ -661,6 +661,16 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
     ngx_http_fireworks_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* an attempt's first phase after its location was found */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_fireworks_rewrite_handler;
 
     if (fmcf->zone == NULL) {
 
@@ -675,8 +685,6 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
     }
 
     /* the request is counted as finished where it is logged */
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {

@@ -272,8 +272,13 @@ typedef struct {
 
 /* all per-request state: one ctx on the main request */
 
-typedef struct {
+typedef struct ngx_http_fireworks_ctx_s  ngx_http_fireworks_ctx_t;
+
+struct ngx_http_fireworks_ctx_s {
     ngx_http_request_t           *request;
+
+    /* an earlier fireworks_pass of this request, before an error_page */
+    ngx_http_fireworks_ctx_t     *prev;
 
     /* the attempt in progress, NULL between attempts */
     ngx_http_request_t           *sr;
@@ -296,6 +301,9 @@ typedef struct {
     ngx_msec_t                    last_data;   /* for the idle timeout */
 
     ngx_array_t                   results;     /* of result_t */
+    ngx_uint_t                    states;      /* ended attempts' states */
+    ngx_uint_t                    answer;      /* a give-up's status */
+    ngx_msec_t                    time;        /* the pass's, at give-up */
     ngx_http_fireworks_result_t   last;        /* the last attempt's */
     ngx_uint_t                    kind;        /* the last peer's failure */
     ngx_msec_t                    attempt_start;
@@ -327,11 +335,13 @@ typedef struct {
     unsigned                      inspected:1; /* the body was looked at */
     unsigned                      stream:1;    /* "stream": true */
     unsigned                      sse:1;       /* text/event-stream */
-} ngx_http_fireworks_ctx_t;
+    unsigned                      gave_up:1;   /* the answer is nginx's */
+};
 
 
 ngx_int_t ngx_http_fireworks_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fireworks_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_fireworks_rewrite_handler(ngx_http_request_t *r);
 
 ngx_msec_t ngx_http_fireworks_backoff(ngx_http_fireworks_loc_conf_t *flcf,
     ngx_uint_t retry);
@@ -356,6 +366,7 @@ void ngx_http_fireworks_pool_free(void);
 ngx_int_t ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle);
 void ngx_http_fireworks_zone_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_fireworks_log_handler(ngx_http_request_t *r);
+ngx_msec_t ngx_http_fireworks_request_time(ngx_http_request_t *r);
 
 void ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_loc_conf_t *flcf);
