@@ -915,13 +915,14 @@ static ngx_int_t
 ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
 {
-    size_t                         n;
-    u_char                        *data, *data_end;
-    ngx_buf_t                     *b, *hold;
-    ngx_uint_t                     status;
-    ngx_chain_t                   *cl;
-    ngx_http_fireworks_result_t   *res;
-    ngx_http_fireworks_outcome_e   outcome;
+    size_t                          n;
+    u_char                         *data, *data_end;
+    ngx_buf_t                      *b, *hold;
+    ngx_uint_t                      status;
+    ngx_chain_t                    *cl;
+    ngx_http_fireworks_result_t    *res;
+    ngx_http_fireworks_outcome_e    outcome;
+    ngx_http_fireworks_loc_conf_t  *flcf;
 
     hold = ctx->hold;
 
@@ -979,7 +980,9 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
 
     /* an error event where the first token should be: that is the answer */
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    flcf = ngx_http_get_module_loc_conf(r->main, ngx_http_fireworks_module);
+
+    ngx_log_error(flcf->log_level, r->connection->log, 0,
                   "fireworks: attempt %ui: its stream's first event is "
                   "an error, %ui", ctx->attempt, status);
 
@@ -1392,7 +1395,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     if (rc == NGX_OK) {
 
         if (ra > flcf->retry_after_max) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+            ngx_log_error(flcf->log_level, r->connection->log, 0,
                           "fireworks: attempt %ui got %ui, retry after "
                           "%Mms exceeds fireworks_retry_after_max",
                           ctx->attempt, status, ra);
@@ -1419,7 +1422,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     outcome = ngx_http_fireworks_guard_retry(r, ctx, &delay);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(flcf->log_level, r->connection->log, 0,
                       "fireworks: attempt %ui got %ui, no retry: %V",
                       ctx->attempt, status,
                       &ngx_http_fireworks_outcomes[outcome]);
@@ -1428,7 +1431,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     ctx->delay = delay;
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    ngx_log_error(flcf->log_level, r->connection->log, 0,
                   "fireworks: attempt %ui got %ui, retrying in %Mms",
                   ctx->attempt, status, delay);
 

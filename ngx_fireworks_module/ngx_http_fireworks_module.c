@@ -106,6 +106,17 @@ static ngx_conf_enum_t  ngx_http_fireworks_client_retries[] = {
 };
 
 
+/* the levels limit_req_log_level takes */
+
+static ngx_conf_enum_t  ngx_http_fireworks_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_post_handler_pt  ngx_http_fireworks_tries_post =
     ngx_http_fireworks_tries_bounds;
 
@@ -205,6 +216,13 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, max_waiting),
       NULL },
+
+    { ngx_string("fireworks_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, log_level),
+      &ngx_http_fireworks_log_levels },
 
     { ngx_string("fireworks_gate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -398,6 +416,7 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
     conf->max_waiting = NGX_CONF_UNSET_UINT;
     conf->gate = NGX_CONF_UNSET_UINT;
     conf->client_retry = NGX_CONF_UNSET_UINT;
+    conf->log_level = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -546,6 +565,8 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_FIREWORKS_GATE_OFF);
     ngx_conf_merge_uint_value(conf->client_retry, prev->client_retry,
                               NGX_HTTP_FIREWORKS_CLIENT_RETRY_OFF);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
+                              NGX_LOG_INFO);
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
 

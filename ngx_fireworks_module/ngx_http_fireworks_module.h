@@ -12,6 +12,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+
+/* "config" says so at configure time; this, for any other build */
+
+#if (nginx_version < 1022000)
+#error ngx_http_fireworks_module needs nginx 1.22.0 or newer
+#endif
+
 #include "ngx_http_fireworks_parse.h"
 #include "ngx_http_fireworks_json.h"
 #include "ngx_http_fireworks_sse.h"
@@ -261,6 +268,7 @@ typedef struct {
     ngx_uint_t                    max_waiting; /* 0: off */
     ngx_uint_t                    gate;
     ngx_uint_t                    client_retry;
+    ngx_uint_t                    log_level;   /* of the retry lines */
 } ngx_http_fireworks_loc_conf_t;
 
 

@@ -81,6 +81,7 @@ EOF0
 
         location /ids/ {
             fireworks_pass /_ids/v1/chat/completions;
+            fireworks_log_level notice;
             fireworks_backoff 10ms;
             fireworks_jitter 0;
             add_header X-Up $upstream_status always;
@@ -189,6 +190,13 @@ my @ids = map { $_->{headers}{'x-req-id'} || '' } @{$t->attempts('rid')};
 is(scalar @ids, 3, 'three attempts');
 like($ids[0], qr/^[0-9a-f]{32}$/, 'the first attempt got a request id');
 is_deeply(\@ids, [($ids[0]) x 3], 'every attempt got the same request id');
+
+# fireworks_log_level: the retry lines at the level asked for
+
+like($t->error_log, qr/\[notice\] .*fireworks: attempt 2 got 503, retrying in/,
+    'fireworks_log_level notice: the retry line at notice');
+like($t->error_log, qr/\[info\] .*fireworks: attempt 1 got 503, retrying in/,
+    'by default: at info');
 
 # $upstream_* in the client location's header filters and the log
 
