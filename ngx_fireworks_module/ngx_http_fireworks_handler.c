@@ -339,23 +339,18 @@ ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_msec_t                      t, left;
+    ngx_msec_t  t, left;
+
+    /* nothing of the attempt before: no result, no cut, no kind */
+
+    ngx_memzero(&ctx->attempt, sizeof(ngx_http_fireworks_attempt_t));
 
     if (ngx_http_fireworks_subrequest(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ctx->attempt++;
-    ctx->attempt_start = ngx_current_msec;
-    ctx->rc = 0;
-    ctx->status = 0;
-    ctx->kind = NGX_HTTP_FIREWORKS_KIND_NONE;
-    ctx->cut = NGX_HTTP_FIREWORKS_CUT_NONE;
-    ctx->ended = 0;
-    ctx->complete = 0;
-    ctx->cut_warned = 0;
-    ctx->broken = 0;
-    ctx->hold = NULL;
+    ctx->attempts++;
+    ctx->attempt.start = ngx_current_msec;
 
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_ATTEMPT,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
@@ -378,7 +373,7 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fireworks attempt %ui: \"%V?%V\", limit %Mms",
-                   ctx->attempt, &ctx->uri, &ctx->args, t);
+                   ctx->attempts, &ctx->uri, &ctx->args, t);
 
     return NGX_OK;
 }
@@ -408,8 +403,8 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->pool = pool;
-    ctx->cleanup = r->cleanup;
+    ctx->attempt.pool = pool;
+    ctx->attempt.cleanup = r->cleanup;
 
     saved = r->pool;
     r->pool = pool;
@@ -423,7 +418,7 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->sr = sr;
+    ctx->attempt.sr = sr;
 
     /* a subrequest is a GET by default: it must be the client's request */
 
@@ -521,7 +516,7 @@ ngx_http_fireworks_attempt_ctx(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->sr != r) {
+    if (ctx == NULL || ctx->attempt.sr != r) {
         return NULL;
     }
 
@@ -554,13 +549,13 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ctx->status = r->headers_out.status;
+    ctx->attempt.status = r->headers_out.status;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fireworks attempt %ui: header, status %ui",
-                   ctx->attempt, ctx->status);
+                   ctx->attempts, ctx->attempt.status);
 
-    if (ctx->status < 100 || r->http_version == NGX_HTTP_VERSION_9) {
+    if (ctx->attempt.status < 100 || r->http_version == NGX_HTTP_VERSION_9) {
 
         /*
          * The proxy takes an answer without a status line for HTTP/0.9:
@@ -568,9 +563,9 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
          * swallowed and the attempt fails as an invalid header would.
          */
 
-        ctx->status = 0;
-        ctx->kind = NGX_HTTP_FIREWORKS_KIND_INVALID_HEADER;
-        ctx->broken = 1;
+        ctx->attempt.status = 0;
+        ctx->attempt.kind = NGX_HTTP_FIREWORKS_KIND_INVALID_HEADER;
+        ctx->attempt.broken = 1;
 
         ngx_http_fireworks_set_state(r->main, ctx, NGX_HTTP_FIREWORKS_DISCARD,
                                      NGX_HTTP_FIREWORKS_OUTCOME_NONE);
@@ -580,9 +575,9 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
     }
 
     ngx_http_fireworks_count_header(ctx);
-    ngx_http_fireworks_guard_answer(r->main, ctx, ctx->status);
+    ngx_http_fireworks_guard_answer(r->main, ctx, ctx->attempt.status);
 
-    outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->status);
+    outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->attempt.status);
 
     if (ngx_http_fireworks_holds(r, ctx, outcome)) {
 
@@ -595,7 +590,7 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    res = ngx_http_fireworks_result(ctx, ctx->status, 0);
+    res = ngx_http_fireworks_result(ctx, ctx->attempt.status, 0);
     ngx_http_fireworks_count_attempt(ctx, res, 0);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
@@ -660,19 +655,19 @@ ngx_http_fireworks_holds(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     if (!flcf->hold_header
         || outcome != NGX_HTTP_FIREWORKS_OUTCOME_DONE
-        || ctx->status != NGX_HTTP_OK
+        || ctx->attempt.status != NGX_HTTP_OK
         || r->main->header_only
         || r->headers_out.content_length_n == 0
-        || ctx->attempt >= (ngx_uint_t) flcf->tries)
+        || ctx->attempts >= (ngx_uint_t) flcf->tries)
     {
         return 0;
     }
 
-    ctx->sse = ngx_http_fireworks_is_sse(r);
+    ctx->attempt.sse = ngx_http_fireworks_is_sse(r);
 
-    ctx->hold = ngx_create_temp_buf(r->pool, flcf->hold_size);
+    ctx->attempt.hold = ngx_create_temp_buf(r->pool, flcf->hold_size);
 
-    return (ctx->hold != NULL);
+    return (ctx->attempt.hold != NULL);
 }
 
 
@@ -706,7 +701,7 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
      * costs no timer tree update.
      */
 
-    ctx->last_data = ngx_current_msec;
+    ctx->attempt.last_data = ngx_current_msec;
 
     if (ctx->limits.idle_timeout == 0
         || !ctx->timer.timer_set
@@ -751,7 +746,7 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_keep_variables(r, ctx, 0);
     r->upstream = sr->upstream;
 
-    ctx->sse = ngx_http_fireworks_is_sse(r);
+    ctx->attempt.sse = ngx_http_fireworks_is_sse(r);
 
     if (ngx_http_fireworks_client_retry(r, ctx, r->headers_out.status)
         != NGX_OK)
@@ -877,21 +872,21 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         for (cl = in; cl; cl = cl->next) {
             if (cl->buf->last_in_chain) {
                 cl->buf->last_in_chain = 0;
-                ctx->complete = 1;
+                ctx->attempt.complete = 1;
             }
         }
 
         /* the idle timer looks at this when it fires, it is not moved */
 
         if (in) {
-            ctx->last_data = ngx_current_msec;
+            ctx->attempt.last_data = ngx_current_msec;
 
-            if (ctx->sse) {
+            if (ctx->attempt.sse) {
                 ngx_http_fireworks_tail(ctx, in);
             }
         }
 
-        if (ctx->complete) {
+        if (ctx->attempt.complete) {
             ngx_http_fireworks_arm(ctx, NULL, 0);
         }
 
@@ -924,7 +919,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     ngx_http_fireworks_outcome_e    outcome;
     ngx_http_fireworks_loc_conf_t  *flcf;
 
-    hold = ctx->hold;
+    hold = ctx->attempt.hold;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
@@ -962,7 +957,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (!ctx->sse) {
+    if (!ctx->attempt.sse) {
         return ngx_http_fireworks_hold_done(r, ctx, NULL);
     }
 
@@ -984,9 +979,9 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
 
     ngx_log_error(flcf->log_level, r->connection->log, 0,
                   "fireworks: attempt %ui: its stream's first event is "
-                  "an error, %ui", ctx->attempt, status);
+                  "an error, %ui", ctx->attempts, status);
 
-    ctx->status = status;
+    ctx->attempt.status = status;
     res = ngx_http_fireworks_result(ctx, status, 0);
 
     outcome = ngx_http_fireworks_decide(r->main, ctx, status);
@@ -1012,7 +1007,7 @@ ngx_http_fireworks_hold_done(ngx_http_request_t *r,
 {
     ngx_http_fireworks_result_t  *res;
 
-    res = ngx_http_fireworks_result(ctx, ctx->status, 0);
+    res = ngx_http_fireworks_result(ctx, ctx->attempt.status, 0);
     ngx_http_fireworks_count_attempt(ctx, res, 0);
 
     return ngx_http_fireworks_release(r, ctx, rest,
@@ -1040,7 +1035,7 @@ ngx_http_fireworks_release(ngx_http_request_t *r,
         return rc;
     }
 
-    if (ctx->hold->last > ctx->hold->pos) {
+    if (ctx->attempt.hold->last > ctx->attempt.hold->pos) {
         cl = ngx_alloc_chain_link(r->pool);
         if (cl == NULL) {
             return NGX_ERROR;
@@ -1053,9 +1048,9 @@ ngx_http_fireworks_release(ngx_http_request_t *r,
          * next event
          */
 
-        ctx->hold->flush = 1;
+        ctx->attempt.hold->flush = 1;
 
-        cl->buf = ctx->hold;
+        cl->buf = ctx->attempt.hold;
         cl->next = rest;
         rest = cl;
     }
@@ -1082,10 +1077,10 @@ ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
 
         for (p = ngx_max(b->pos, b->last - 4); p < b->last; p++) {
             for (i = 0; i < 3; i++) {
-                ctx->tail[i] = ctx->tail[i + 1];
+                ctx->attempt.tail[i] = ctx->attempt.tail[i + 1];
             }
 
-            ctx->tail[3] = *p;
+            ctx->attempt.tail[3] = *p;
         }
     }
 }
@@ -1125,16 +1120,16 @@ ngx_http_fireworks_stream_error(ngx_http_request_t *r,
 
     /* an event cut in the middle is ended first */
 
-    if (!(ctx->tail[3] == '\n' && ctx->tail[2] == '\n')
-        && !(ctx->tail[3] == '\r' && ctx->tail[2] == '\r')
-        && !(ctx->tail[3] == '\n' && ctx->tail[1] == '\n'
-             && ctx->tail[2] == '\r'))
+    if (!(ctx->attempt.tail[3] == '\n' && ctx->attempt.tail[2] == '\n')
+        && !(ctx->attempt.tail[3] == '\r' && ctx->attempt.tail[2] == '\r')
+        && !(ctx->attempt.tail[3] == '\n' && ctx->attempt.tail[1] == '\n'
+             && ctx->attempt.tail[2] == '\r'))
     {
         *p++ = '\n';
         *p++ = '\n';
     }
 
-    if (ctx->cut == NGX_HTTP_FIREWORKS_CUT_IDLE) {
+    if (ctx->attempt.cut == NGX_HTTP_FIREWORKS_CUT_IDLE) {
         p = ngx_cpymem(p, idle, sizeof(idle) - 1);
 
     } else {
@@ -1165,16 +1160,16 @@ ngx_http_fireworks_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_fireworks_ctx_t  *ctx = data;
 
-    if (sr != ctx->sr || ctx->ended) {
+    if (sr != ctx->attempt.sr || ctx->attempt.ended) {
         return rc;
     }
 
-    ctx->ended = 1;
-    ctx->rc = rc;
+    ctx->attempt.ended = 1;
+    ctx->attempt.rc = rc;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "fireworks attempt %ui done: %i, state %s",
-                   ctx->attempt, rc, ngx_http_fireworks_states[ctx->state]);
+                   ctx->attempts, rc, ngx_http_fireworks_states[ctx->state]);
 
     if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
         || rc == NGX_HTTP_REQUEST_TIME_OUT
@@ -1211,14 +1206,14 @@ ngx_http_fireworks_wake(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->sr == NULL) {
+    if (ctx == NULL || ctx->attempt.sr == NULL) {
         return;
     }
 
-    if (!ctx->ended) {
+    if (!ctx->attempt.ended) {
 
         if (ctx->state == NGX_HTTP_FIREWORKS_FORWARD) {
-            ctx->sr->write_event_handler(ctx->sr);
+            ctx->attempt.sr->write_event_handler(ctx->attempt.sr);
         }
 
         return;
@@ -1242,8 +1237,8 @@ ngx_http_fireworks_read(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
 
-    if (ctx != NULL && ctx->sr != NULL && !ctx->ended) {
-        ctx->sr->read_event_handler(ctx->sr);
+    if (ctx != NULL && ctx->attempt.sr != NULL && !ctx->attempt.ended) {
+        ctx->attempt.sr->read_event_handler(ctx->attempt.sr);
         return;
     }
 
@@ -1264,7 +1259,7 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
     ngx_http_fireworks_result_t   *res;
     ngx_http_fireworks_outcome_e   outcome;
 
-    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD && !ctx->broken) {
+    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD && !ctx->attempt.broken) {
 
         /* decided at the header; the body may have taken the time left */
 
@@ -1273,14 +1268,14 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     } else {
 
-        if (ctx->cut != NGX_HTTP_FIREWORKS_CUT_NONE) {
+        if (ctx->attempt.cut != NGX_HTTP_FIREWORKS_CUT_NONE) {
             status = NGX_HTTP_GATEWAY_TIME_OUT;
 
-        } else if (ctx->broken) {
+        } else if (ctx->attempt.broken) {
             status = NGX_HTTP_BAD_GATEWAY;
 
-        } else if (ctx->rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            status = ctx->rc;
+        } else if (ctx->attempt.rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            status = ctx->attempt.rc;
 
         } else {
             status = NGX_HTTP_BAD_GATEWAY;
@@ -1289,10 +1284,10 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         kind = ngx_http_fireworks_kind(ctx);
 
         if (ctx->state == NGX_HTTP_FIREWORKS_HOLD
-            && ctx->cut == NGX_HTTP_FIREWORKS_CUT_NONE)
+            && ctx->attempt.cut == NGX_HTTP_FIREWORKS_CUT_NONE)
         {
             /* its header came, its stream broke before the first event */
-            kind = (ctx->rc == NGX_HTTP_GATEWAY_TIME_OUT)
+            kind = (ctx->attempt.rc == NGX_HTTP_GATEWAY_TIME_OUT)
                    ? NGX_HTTP_FIREWORKS_KIND_TIMEOUT
                    : NGX_HTTP_FIREWORKS_KIND_RESET;
         }
@@ -1365,7 +1360,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
         return NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
     }
 
-    if (ctx->cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
+    if (ctx->attempt.cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
         return NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE;
     }
 
@@ -1373,7 +1368,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
         return NGX_HTTP_FIREWORKS_OUTCOME_DONE;
     }
 
-    if (ctx->attempt >= (ngx_uint_t) flcf->tries) {
+    if (ctx->attempts >= (ngx_uint_t) flcf->tries) {
         return NGX_HTTP_FIREWORKS_OUTCOME_TRIES;
     }
 
@@ -1384,7 +1379,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     rc = NGX_DECLINED;
 
     if (flcf->retry_after) {
-        rc = ngx_http_fireworks_retry_after(ctx->sr, &ra);
+        rc = ngx_http_fireworks_retry_after(ctx->attempt.sr, &ra);
 
         if (rc == NGX_ERROR) {
             ngx_http_fireworks_count_retry_after(ctx,
@@ -1398,7 +1393,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
             ngx_log_error(flcf->log_level, r->connection->log, 0,
                           "fireworks: attempt %ui got %ui, retry after "
                           "%Mms exceeds fireworks_retry_after_max",
-                          ctx->attempt, status, ra);
+                          ctx->attempts, status, ra);
             ngx_http_fireworks_count_retry_after(ctx,
                                                 NGX_HTTP_FIREWORKS_RA_OVER_MAX);
             return NGX_HTTP_FIREWORKS_OUTCOME_RETRY_AFTER;
@@ -1410,7 +1405,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
         delay = ra + ngx_http_fireworks_jitter(flcf);
 
     } else {
-        delay = ngx_http_fireworks_backoff(flcf, ctx->attempt);
+        delay = ngx_http_fireworks_backoff(flcf, ctx->attempts);
     }
 
     outcome = ngx_http_fireworks_fits(ctx, delay);
@@ -1424,7 +1419,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
         ngx_log_error(flcf->log_level, r->connection->log, 0,
                       "fireworks: attempt %ui got %ui, no retry: %V",
-                      ctx->attempt, status,
+                      ctx->attempts, status,
                       &ngx_http_fireworks_outcomes[outcome]);
         return outcome;
     }
@@ -1433,7 +1428,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     ngx_log_error(flcf->log_level, r->connection->log, 0,
                   "fireworks: attempt %ui got %ui, retrying in %Mms",
-                  ctx->attempt, status, delay);
+                  ctx->attempts, status, delay);
 
     return NGX_HTTP_FIREWORKS_OUTCOME_NONE;
 }
@@ -1545,7 +1540,7 @@ ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
     ngx_http_upstream_t        *u;
     ngx_http_upstream_state_t  *st;
 
-    switch (ctx->cut) {
+    switch (ctx->attempt.cut) {
 
     case NGX_HTTP_FIREWORKS_CUT_DEADLINE:
         return NGX_HTTP_FIREWORKS_KIND_DEADLINE;
@@ -1557,19 +1552,19 @@ ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
         break;
     }
 
-    if (ctx->kind != NGX_HTTP_FIREWORKS_KIND_NONE) {
-        return ctx->kind;
+    if (ctx->attempt.kind != NGX_HTTP_FIREWORKS_KIND_NONE) {
+        return ctx->attempt.kind;
     }
 
-    u = ctx->sr->upstream;
+    u = ctx->attempt.sr->upstream;
 
-    if (u == NULL || (ctx->rc != NGX_HTTP_BAD_GATEWAY
-                      && ctx->rc != NGX_HTTP_GATEWAY_TIME_OUT))
+    if (u == NULL || (ctx->attempt.rc != NGX_HTTP_BAD_GATEWAY
+                      && ctx->attempt.rc != NGX_HTTP_GATEWAY_TIME_OUT))
     {
         return NGX_HTTP_FIREWORKS_KIND_NONE;
     }
 
-    states = ctx->sr->upstream_states;
+    states = ctx->attempt.sr->upstream_states;
 
     if (states == NULL || states->nelts == 0) {
 
@@ -1600,7 +1595,7 @@ ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
 static void
 ngx_http_fireworks_wait(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    if (ctx->attempt) {
+    if (ctx->attempts) {
         ngx_http_fireworks_count_attempt(ctx, &ctx->last, 1);
     }
 
@@ -1648,7 +1643,7 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         return;
     }
 
-    if (ctx->complete) {
+    if (ctx->attempt.complete) {
         rc = ngx_http_send_special(r, NGX_HTTP_LAST);
         ngx_http_finalize_request(r, rc);
         return;
@@ -1656,7 +1651,7 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
-    if (flcf->stream_error && ctx->sse) {
+    if (flcf->stream_error && ctx->attempt.sse) {
         rc = ngx_http_fireworks_stream_error(r, ctx);
         ngx_http_finalize_request(r, rc);
         return;
@@ -1695,25 +1690,25 @@ ngx_http_fireworks_attempt_handler(ngx_event_t *ev)
            && (ngx_msec_int_t) (ngx_current_msec - ctx->deadline) >= 0)
           ? NGX_HTTP_FIREWORKS_CUT_DEADLINE : NGX_HTTP_FIREWORKS_CUT_ATTEMPT;
 
-    if (!ctx->cut_warned) {
-        ctx->cut_warned = 1;
+    if (!ctx->attempt.cut_warned) {
+        ctx->attempt.cut_warned = 1;
 
         if (cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: deadline of %Mms reached in attempt %ui",
-                          ctx->limits.deadline, ctx->attempt);
+                          ctx->limits.deadline, ctx->attempts);
 
         } else if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD) {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: attempt %ui timed out after %Mms "
                           "while its %ui answer was discarded",
-                          ctx->attempt, ctx->limits.attempt_timeout,
-                          ctx->status);
+                          ctx->attempts, ctx->limits.attempt_timeout,
+                          ctx->attempt.status);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: attempt %ui timed out after %Mms",
-                          ctx->attempt, ctx->limits.attempt_timeout);
+                          ctx->attempts, ctx->limits.attempt_timeout);
         }
     }
 
@@ -1760,7 +1755,7 @@ ngx_http_fireworks_backoff_handler(ngx_event_t *ev)
         goto done;
 
     case NGX_DECLINED:
-        if (ctx->attempt) {
+        if (ctx->attempts) {
             ngx_http_fireworks_give_up(r, ctx, NGX_HTTP_GATEWAY_TIME_OUT,
                                        NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE);
             goto done;
@@ -1804,11 +1799,11 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
-    if (ctx->limits.idle_timeout == 0 || ctx->ended) {
+    if (ctx->limits.idle_timeout == 0 || ctx->attempt.ended) {
         return;
     }
 
-    idle = ngx_current_msec - ctx->last_data;
+    idle = ngx_current_msec - ctx->attempt.last_data;
 
     if (idle < ctx->limits.idle_timeout) {
         ngx_add_timer(&ctx->timer, ctx->limits.idle_timeout - idle);
@@ -1819,7 +1814,7 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "fireworks idle: the client is slow");
 
-        ctx->last_data = ngx_current_msec;
+        ctx->attempt.last_data = ngx_current_msec;
         ngx_add_timer(&ctx->timer, ctx->limits.idle_timeout);
         return;
     }
@@ -1885,9 +1880,9 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     ngx_http_upstream_t  *u;
     ngx_http_cleanup_pt   upstream_cleanup;
 
-    sr = ctx->sr;
+    sr = ctx->attempt.sr;
 
-    if (sr == NULL || ctx->ended) {
+    if (sr == NULL || ctx->attempt.ended) {
         return NGX_DECLINED;
     }
 
@@ -1906,9 +1901,9 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "fireworks cut attempt %ui: %d", ctx->attempt, cut);
+                   "fireworks cut attempt %ui: %d", ctx->attempts, cut);
 
-    ctx->cut = cut;
+    ctx->attempt.cut = cut;
 
     /* the upstream's cleanup ends with a finalize of its own: NGX_DONE */
 
@@ -1937,20 +1932,23 @@ ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
     ngx_http_cleanup_t         *cln;
     ngx_http_posted_request_t  *pr, **ppr;
 
-    sr = ctx->sr;
+    sr = ctx->attempt.sr;
 
     ngx_http_fireworks_merge_states(r, ctx, 1);
     ngx_http_fireworks_keep_variables(r, ctx, 1);
 
     /* cleanups the attempt added: the upstream's has run, a module's may not */
 
-    for (cln = r->cleanup; cln && cln != ctx->cleanup; cln = cln->next) {
+    for (cln = r->cleanup;
+         cln && cln != ctx->attempt.cleanup;
+         cln = cln->next)
+    {
         if (cln->handler) {
             cln->handler(cln->data);
         }
     }
 
-    r->cleanup = ctx->cleanup;
+    r->cleanup = ctx->attempt.cleanup;
 
     for (ppr = &r->posted_requests; *ppr; /* void */) {
         pr = *ppr;
@@ -1965,10 +1963,10 @@ ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
 
     ngx_http_set_log_request(r->connection->log, r);
 
-    ngx_http_fireworks_pool_put(ctx->pool);
+    ngx_http_fireworks_pool_put(ctx->attempt.pool);
 
-    ctx->pool = NULL;
-    ctx->sr = NULL;
+    ctx->attempt.pool = NULL;
+    ctx->attempt.sr = NULL;
 }
 
 
@@ -1990,9 +1988,11 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
     ngx_str_t                  *peer;
     ngx_uint_t                  i, n;
     ngx_array_t                *states;
+    ngx_http_request_t         *sr;
     ngx_http_upstream_state_t  *st;
 
-    states = (ctx->sr != NULL) ? ctx->sr->upstream_states : NULL;
+    sr = ctx->attempt.sr;
+    states = (sr != NULL) ? sr->upstream_states : NULL;
 
     if (states == NULL || states->nelts == 0
         || r->upstream_states == states)
@@ -2083,7 +2083,7 @@ ngx_http_fireworks_keep_variables(ngx_http_request_t *r,
     ngx_http_variable_value_t  *v, *mv;
     ngx_http_core_main_conf_t  *cmcf;
 
-    sr = ctx->sr;
+    sr = ctx->attempt.sr;
 
     if (sr == NULL || sr->variables == NULL
         || sr->variables == r->variables)
@@ -2137,7 +2137,7 @@ ngx_http_fireworks_set_state(ngx_http_request_t *r,
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fireworks state: %s -> %s, attempt %ui, outcome %d",
                    ngx_http_fireworks_states[ctx->state],
-                   ngx_http_fireworks_states[state], ctx->attempt, outcome);
+                   ngx_http_fireworks_states[state], ctx->attempts, outcome);
 
     if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
         ctx->waited += ngx_current_msec - ctx->wait_start;
@@ -2196,7 +2196,7 @@ ngx_http_fireworks_cleanup(void *data)
         return;
     }
 
-    if (ctx->sr != NULL) {
+    if (ctx->attempt.sr != NULL) {
         ngx_http_fireworks_merge_states(r, ctx, 0);
         ngx_http_fireworks_keep_variables(r, ctx, 0);
 
@@ -2224,8 +2224,8 @@ ngx_http_fireworks_pool_cleanup(void *data)
 {
     ngx_http_fireworks_ctx_t  *ctx = data;
 
-    if (ctx->pool) {
-        ngx_http_fireworks_pool_put(ctx->pool);
-        ctx->pool = NULL;
+    if (ctx->attempt.pool) {
+        ngx_http_fireworks_pool_put(ctx->attempt.pool);
+        ctx->attempt.pool = NULL;
     }
 }

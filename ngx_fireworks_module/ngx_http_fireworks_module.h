@@ -278,7 +278,37 @@ typedef struct {
 } ngx_http_fireworks_result_t;
 
 
-/* all per-request state: one ctx on the main request */
+/*
+ * What lives as long as one attempt: zeroed as each attempt starts
+ * (ngx_http_fireworks_start()), given back with its pool when it ends.
+ */
+
+typedef struct {
+    ngx_http_request_t           *sr;          /* NULL between attempts */
+    ngx_pool_t                   *pool;        /* the attempt's own */
+    ngx_http_cleanup_t           *cleanup;     /* r->cleanup before it */
+    ngx_int_t                     rc;          /* what it finished with */
+    ngx_uint_t                    status;      /* the API's, 0: none */
+    ngx_uint_t                    kind;        /* its peer's failure */
+    ngx_msec_t                    start;
+    ngx_msec_t                    last_data;   /* for the idle timeout */
+    ngx_buf_t                    *hold;        /* bytes held, HOLD */
+    u_char                        tail[4];     /* the last bytes forwarded */
+    ngx_http_fireworks_cut_e      cut;
+
+    unsigned                      ended:1;     /* the attempt finished */
+    unsigned                      complete:1;  /* with its last buffer */
+    unsigned                      cut_warned:1;
+    unsigned                      broken:1;    /* an answer that is no HTTP */
+    unsigned                      sse:1;       /* text/event-stream */
+} ngx_http_fireworks_attempt_t;
+
+
+/*
+ * What lives as long as the request, or as one fireworks_pass of it: one
+ * ctx on the main request, and one more for each pass an error_page
+ * starts.
+ */
 
 typedef struct ngx_http_fireworks_ctx_s  ngx_http_fireworks_ctx_t;
 
@@ -288,12 +318,8 @@ struct ngx_http_fireworks_ctx_s {
     /* an earlier fireworks_pass of this request, before an error_page */
     ngx_http_fireworks_ctx_t     *prev;
 
-    /* the attempt in progress, NULL between attempts */
-    ngx_http_request_t           *sr;
-    ngx_pool_t                   *pool;        /* the attempt's own */
-    ngx_http_cleanup_t           *cleanup;     /* r->cleanup before it */
-    ngx_int_t                     rc;          /* what it finished with */
-    ngx_uint_t                    status;      /* the API's, 0: none */
+    ngx_http_fireworks_attempt_t  attempt;     /* the one in progress */
+    ngx_uint_t                    attempts;    /* started so far */
 
     ngx_http_post_subrequest_t    ps;
     ngx_event_t                   timer;       /* one meaning at a time */
@@ -306,15 +332,12 @@ struct ngx_http_fireworks_ctx_s {
     ngx_msec_t                    wait_start;
     ngx_msec_t                    waited;      /* all backoff waits */
     ngx_msec_t                    delay;       /* the wait decided on */
-    ngx_msec_t                    last_data;   /* for the idle timeout */
 
     ngx_array_t                   results;     /* of result_t */
+    ngx_http_fireworks_result_t   last;        /* the last attempt's */
     ngx_uint_t                    states;      /* ended attempts' states */
     ngx_uint_t                    answer;      /* a give-up's status */
     ngx_msec_t                    time;        /* the pass's, at give-up */
-    ngx_http_fireworks_result_t   last;        /* the last attempt's */
-    ngx_uint_t                    kind;        /* the last peer's failure */
-    ngx_msec_t                    attempt_start;
 
     ngx_http_fireworks_route_t   *route;       /* NULL: no zone */
     ngx_http_fireworks_series_t  *series;      /* the route's, or a model's */
@@ -323,26 +346,17 @@ struct ngx_http_fireworks_ctx_s {
     ngx_uint_t                    workload;
     ngx_msec_t                    gate_wait;   /* held by the gate, in all */
     ngx_str_t                     model;       /* the body's "model" */
-    ngx_buf_t                    *hold;        /* bytes held, HOLD */
-    u_char                        tail[4];     /* the last bytes forwarded */
 
-    ngx_uint_t                    attempt;
     ngx_http_fireworks_state_e    state;
     ngx_http_fireworks_outcome_e  outcome;
-    ngx_http_fireworks_cut_e      cut;
 
-    unsigned                      ended:1;     /* the attempt finished */
-    unsigned                      complete:1;  /* with its last buffer */
-    unsigned                      cut_warned:1;
     unsigned                      in_flight:1; /* counted in the gauges */
     unsigned                      waiting:1;
     unsigned                      retrying:1;
     unsigned                      held:1;
-    unsigned                      broken:1;    /* an answer that is no HTTP */
     unsigned                      body_read:1;
     unsigned                      inspected:1; /* the body was looked at */
     unsigned                      stream:1;    /* "stream": true */
-    unsigned                      sse:1;       /* text/event-stream */
     unsigned                      gave_up:1;   /* the answer is nginx's */
 };
 

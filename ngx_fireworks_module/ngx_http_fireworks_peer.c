@@ -132,7 +132,7 @@ ngx_http_fireworks_init_peer(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->sr != r) {
+    if (ctx == NULL || ctx->attempt.sr != r) {
         return NGX_OK;
     }
 
@@ -185,7 +185,7 @@ ngx_http_fireworks_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_fireworks_peer_data_t  *pd = data;
 
     if (state & NGX_PEER_FAILED) {
-        pd->ctx->kind = ngx_http_fireworks_peer_kind(pc, pd->u);
+        pd->ctx->attempt.kind = ngx_http_fireworks_peer_kind(pc, pd->u);
     }
 
     pd->free(pc, pd->data, state);

@@ -622,7 +622,7 @@ ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx)
 
     ngx_http_fireworks_observe(&ctx->series->header,
                                ngx_http_fireworks_header_bounds,
-                               ngx_current_msec - ctx->attempt_start);
+                               ngx_current_msec - ctx->attempt.start);
 }
 
 
@@ -692,7 +692,7 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
 
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "fireworks log: pass of %ui attempts, %ui, %Mms",
-                       ctx->attempt, status, ms);
+                       ctx->attempts, status, ms);
 
         ngx_http_fireworks_count_end(ctx, status, ms);
 
