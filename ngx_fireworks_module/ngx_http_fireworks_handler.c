@@ -1356,6 +1356,10 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks decide: attempt %ui of %i, status %ui",
+                   ctx->attempts, flcf->tries, status);
+
     if (r->connection->error) {
         return NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
     }
@@ -1365,10 +1369,14 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     }
 
     if (!ngx_http_fireworks_retryable(flcf, status)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks decide: not retried");
         return NGX_HTTP_FIREWORKS_OUTCOME_DONE;
     }
 
     if (ctx->attempts >= (ngx_uint_t) flcf->tries) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks decide: tries spent");
         return NGX_HTTP_FIREWORKS_OUTCOME_TRIES;
     }
 
@@ -1411,6 +1419,9 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     outcome = ngx_http_fireworks_fits(ctx, delay);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks decide: a wait of %Mms does not fit: %V",
+                       delay, &ngx_http_fireworks_outcomes[outcome]);
         return outcome;
     }
 

@@ -337,6 +337,9 @@ ngx_http_fireworks_route_block(ngx_http_fireworks_zone_t *zone,
     route->len = name->len;
     ngx_memcpy(route->name, name->data, name->len);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "fireworks zone: new route \"%V\"", name);
+
     /* the renderer walks the list without the lock: link it when whole */
 
     route->next = zone->sh->routes;
@@ -414,6 +417,10 @@ ngx_http_fireworks_model_series(ngx_http_fireworks_ctx_t *ctx)
                                             model->len);
 
         if (s != NULL) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log,
+                           0, "fireworks zone: new series \"%V\", %ui",
+                           model, route->models);
+
             if (model != &other) {
                 route->models++;
             }
@@ -535,6 +542,9 @@ ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle)
 
     zone->sh->pid[slot] = ngx_pid;
     ngx_http_fireworks_slot = slot;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                   "fireworks zone: worker slot %ui", slot);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
