@@ -57,25 +57,6 @@ static char *ngx_http_fireworks_msec_bounds(ngx_conf_t *cf, void *post,
     void *data);
 
 
-/* the guidance's "recommended client timeout" ranges: low end, high end */
-
-static ngx_http_fireworks_limits_t  ngx_http_fireworks_presets[] = {
-    { 30000, 30000, 60000 },                  /* interactive */
-    { 300000, 300000, 1800000 },              /* agentic */
-    { 600000, 600000, 1800000 },              /* long_context */
-    { 60000, 60000, 60000 }                   /* batch */
-};
-
-
-ngx_str_t  ngx_http_fireworks_workloads[] = {
-    ngx_string("interactive"),
-    ngx_string("agentic"),
-    ngx_string("long_context"),
-    ngx_string("batch"),
-    ngx_null_string
-};
-
-
 static ngx_uint_t  ngx_http_fireworks_default_statuses[] = {
     429, 500, 502, 503, 504
 };
@@ -504,7 +485,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->workload_cv != NULL && conf->workload == NGX_CONF_UNSET_UINT) {
 
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < NGX_HTTP_FIREWORKS_LIMITS; i++) {
             if (ngx_http_fireworks_limit(&conf->limits, i)
                 == NGX_CONF_UNSET_MSEC)
             {
@@ -519,7 +500,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
         conf->workload_cv = prev->workload_cv;
 
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < NGX_HTTP_FIREWORKS_LIMITS; i++) {
             if (ngx_http_fireworks_limit(&conf->limits, i)
                 == NGX_CONF_UNSET_MSEC)
             {
@@ -530,7 +511,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->vary_limits = vary;
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < NGX_HTTP_FIREWORKS_LIMITS; i++) {
         ngx_http_fireworks_limit(&conf->limits, i) =
             ngx_http_fireworks_merge_limit(
                 ngx_http_fireworks_limit(&conf->limits, i),
@@ -607,63 +588,6 @@ ngx_http_fireworks_merge_limit(ngx_msec_t conf, ngx_msec_t prev,
 
     return ngx_http_fireworks_limit(&ngx_http_fireworks_presets[workload],
                                     limit);
-}
-
-
-/*
- * The request's workload, when a variable names it: the limits that come
- * from the preset follow it.  A value that names no workload is warned
- * about and the location's own workload applies; an empty one silently.
- */
-
-void
-ngx_http_fireworks_request_workload(ngx_http_request_t *r,
-    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf)
-{
-    ngx_str_t   value;
-    ngx_uint_t  i, w;
-
-    ctx->workload = flcf->workload;
-    ctx->limits = flcf->limits;
-
-    if (flcf->workload_cv == NULL) {
-        return;
-    }
-
-    if (ngx_http_complex_value(r, flcf->workload_cv, &value) != NGX_OK) {
-        return;
-    }
-
-    for (w = 0; ngx_http_fireworks_workloads[w].len; w++) {
-        if (value.len == ngx_http_fireworks_workloads[w].len
-            && ngx_strncmp(value.data, ngx_http_fireworks_workloads[w].data,
-                           value.len)
-               == 0)
-        {
-            break;
-        }
-    }
-
-    if (ngx_http_fireworks_workloads[w].len == 0) {
-
-        if (value.len) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "fireworks: \"%V\" is not a workload, "
-                          "\"%V\" applies", &value,
-                          &ngx_http_fireworks_workloads[flcf->workload]);
-        }
-
-        return;
-    }
-
-    ctx->workload = w;
-
-    for (i = 0; i < 3; i++) {
-        if (flcf->vary_limits & (1 << i)) {
-            ngx_http_fireworks_limit(&ctx->limits, i) =
-                ngx_http_fireworks_limit(&ngx_http_fireworks_presets[w], i);
-        }
-    }
 }
 
 

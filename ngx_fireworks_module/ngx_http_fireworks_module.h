@@ -141,8 +141,12 @@ typedef struct {
 } ngx_http_fireworks_limits_t;
 
 
+#define NGX_HTTP_FIREWORKS_LIMITS           3
+
+/* the i-th of them, for loops over all three (ngx_http_fireworks_workload.c) */
+
 #define ngx_http_fireworks_limit(l, i)                                       \
-    (((ngx_msec_t *) (l))[i])
+    (*(ngx_msec_t *) ((u_char *) (l) + ngx_http_fireworks_limit_offsets[i]))
 
 
 /* the shared zone: one route block per route, counted by all workers */
@@ -421,6 +425,9 @@ ngx_int_t ngx_http_fireworks_peer_init_main(ngx_conf_t *cf,
 extern ngx_str_t  ngx_http_fireworks_kinds[];
 extern ngx_str_t  ngx_http_fireworks_outcomes[];
 extern ngx_str_t  ngx_http_fireworks_workloads[];
+
+extern ngx_http_fireworks_limits_t  ngx_http_fireworks_presets[];
+extern size_t  ngx_http_fireworks_limit_offsets[];
 
 
 extern ngx_module_t  ngx_http_fireworks_module;
