@@ -26,6 +26,8 @@
 
 static ngx_http_fireworks_ctx_t *ngx_http_fireworks_pass_ctx(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_fireworks_pass_states(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
@@ -148,6 +150,10 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->prev = ngx_http_fireworks_pass_ctx(r);
+
+    if (ngx_http_fireworks_pass_states(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     ctx->ps.handler = ngx_http_fireworks_done;
     ctx->ps.data = ctx;
 
@@ -215,6 +221,35 @@ ngx_http_fireworks_pass_ctx(ngx_http_request_t *r)
     }
 
     return NULL;
+}
+
+
+/*
+ * The states an earlier pass left in $upstream_* are kept; a state with
+ * no peer ends them, which nginx shows as " : ", as between the upstreams
+ * of an internal redirect.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_pass_states(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx)
+{
+    ngx_http_upstream_state_t  *st;
+
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return NGX_OK;
+    }
+
+    st = ngx_array_push(r->upstream_states);
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(st, sizeof(ngx_http_upstream_state_t));
+
+    ctx->states = r->upstream_states->nelts;
+
+    return NGX_OK;
 }
 
 

@@ -50,6 +50,7 @@ EOF0
             fireworks_jitter 0;
             fireworks_retry_budget 10% min=1;
             add_header X-Second yes;
+            add_header X-Up $upstream_status;
         }
 
         # a fallback of plain nginx, slower than the attempt timeout
@@ -146,6 +147,8 @@ for my $round (1, 2) {
         script => '503,200');
     is($r->{status}, 200, "error_page, round $round: the second pass answers");
     is($r->{headers}{'x-second'}, 'yes', "round $round: from \@second");
+    is($r->{headers}{'x-up'}, '502, 502 : 503, 200',
+        "round $round: \$upstream_status lists both passes");
     ok(!exists $r->{headers}{'x-should-retry'},
         "round $round: no x-should-retry on the second pass's 200");
     is(scalar @{$t->attempts("second$round")}, 2,
