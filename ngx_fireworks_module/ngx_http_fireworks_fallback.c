@@ -67,14 +67,15 @@ ngx_http_fireworks_fallback_switch(ngx_http_request_t *r,
         return outcome;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    ngx_log_error(flcf->log_level, r->connection->log, 0,
                   "fireworks: attempt %ui got %ui, falling back: %V",
-                  ctx->attempt, status, &ngx_http_fireworks_outcomes[outcome]);
+                  ctx->attempts, status,
+                  &ngx_http_fireworks_outcomes[outcome]);
 
     ngx_http_fireworks_count_fallback(ctx, outcome);
 
     ctx->fallback_next = 1;
-    ctx->fallback_from = ctx->attempt;
+    ctx->fallback_from = ctx->attempts;
     ctx->delay = 0;
 
     return NGX_HTTP_FIREWORKS_OUTCOME_NONE;
