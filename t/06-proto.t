@@ -52,6 +52,7 @@ EOF
             fireworks_backoff 10ms;
             fireworks_jitter 0;
             add_header X-Statuses $fireworks_statuses;
+            add_header X-Model "[$fireworks_model]";
         }
 
         location /_fireworks/ {
@@ -159,6 +160,16 @@ $out = `curl -s -i --http2-prior-knowledge -X POST -H 'X-FW-Script: 503,200' -H 
 like($out, qr{^HTTP/2 200}, 'http/2');
 like($out, qr/x-statuses: 503, 200/i, 'http/2: retried');
 like($out, qr/chat\.completion/, 'http/2: body');
+
+# HTTP/2 DATA frames feed the same body scan: "model" after 300 KB
+
+my $long = $t->{dir} . '/h2-long.json';
+open(my $lf, '>', $long) or die "$long: $!";
+print $lf '{"messages":[{"role":"user","content":"' . ('h2 text ' x 40000)
+    . '"}],"model":"after-300-kb","stream":false}';
+close $lf;
+$out = `curl -s -i --http2-prior-knowledge -X POST -H 'X-FW-Script: 503,200' -H 'X-FW-Id: h2long' --data-binary \@$long http://127.0.0.1:$h2/v1/chat/completions`;
+like($out, qr/x-model: \[after-300-kb\]/i, 'http/2: model after 300 KB');
 
 $out = `curl -s -N --http2-prior-knowledge -X POST -H 'X-FW-Script: 429;ra=0,sse;n=4;ms=20' -H 'X-FW-Id: h2s' -d '$body' http://127.0.0.1:$h2/v1/chat/completions`;
 my @ev = $out =~ /^data: \{/mg;

@@ -230,6 +230,17 @@ for my $s (400, 401, 404, 422) {
         'stream: the fallback\'s model');
 }
 
+# the first byte sent ends all fallback: a stream cut after two events
+
+{
+    my $r = $t->http(uri => '/v1/chat/completions',
+        body => qq({"messages":[],"model":"$dedicated","stream":true}),
+        script => 'cut;n=2;ms=10,200', id => 'cut');
+    my @events = $r->{body} =~ /^data: /mg;
+    is(scalar @events, 2, 'cut stream: the two events sent');
+    is(scalar @{$t->attempts('cut')}, 1, 'cut stream: no fallback after it');
+}
+
 # the gate the primary's 429 closed (Retry-After 5 s, over the 1 s max)
 # holds the primary's retries, not the fallback's attempts
 
@@ -291,5 +302,6 @@ like($m, qr/^fireworks_attempts_total\{route="nomodel",result="503"\} 2$/m,
 like($m, qr/^fireworks_fallbacks_total\{route="gated",reason="retry_after"\} 1$/m,
     'metrics: a fallback after a Retry-After over the max');
 
-$t->finish(allow => [qr/unsafe uri .* in fireworks_fallback/]);
+$t->finish(allow => [qr/unsafe uri .* in fireworks_fallback/,
+    qr/upstream prematurely closed connection/]);
 done_testing;
