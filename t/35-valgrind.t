@@ -2,7 +2,8 @@
 
 # Valgrind's memcheck on the common scenarios, nginx in one process
 # (master_process off): a retry, a Retry-After wait, a client leaving
-# during a wait, a stream after a retry, a 5 MB body, metrics.  No invalid
+# during a wait, a stream after a retry, a 5 MB body, a fallback with its
+# body's model replaced, metrics.  No invalid
 # read or write, no use of uninitialised values, no block definitely lost
 # from the module.  Skipped under a sanitizer (a sanitized nginx does not
 # run under valgrind) and without valgrind.
@@ -40,6 +41,13 @@ $t->write_conf($t->gateway(main => "daemon off;\nmaster_process off;",
             fireworks_hold_header on;
             fireworks_workload $http_x_workload;
             add_header X-Model $fireworks_model;
+        }
+
+        location /fb/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_tries 2;
+            fireworks_fallback /_fireworks/fallback/v1/chat/completions
+                               model=fallback-model;
         }
 EOF
 
@@ -85,6 +93,25 @@ $r = $t->http(body => $big, script => '502,200', id => 'vg-big', timeout => 120,
 is($r->{status}, 200, '5 MB body');
 is($t->attempts('vg-big')->[1]{body_sha256}, sha256_hex($big),
     '5 MB body replayed');
+
+# fireworks_fallback: a 300 KB body from its temp file, chunked, its
+# model replaced
+
+my $fb = '{"messages":[{"role":"user","content":"' . ('y' x 300000)
+    . '"}],"model":"primary","stream":false}';
+my $raw = '';
+for (my $i = 0; $i < length $fb; $i += 70001) {
+    my $c = substr($fb, $i, 70001);
+    $raw .= sprintf("%x\r\n%s\r\n", length $c, $c);
+}
+$raw .= "0\r\n\r\n";
+$r = $t->http(uri => '/fb/x', body => $raw, script => '503,503,200',
+    id => 'vg-fb', timeout => 120,
+    headers => ['Transfer-Encoding: chunked', 'Content-Type: application/json']);
+is($r->{status}, 200, 'fallback');
+(my $want = $fb) =~ s/"model":"primary"/"model":"fallback-model"/;
+is($t->attempts('vg-fb')->[2]{body_sha256}, sha256_hex($want),
+    'fallback: the body with its model replaced');
 
 # a client that leaves during a wait
 
