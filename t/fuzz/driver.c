@@ -147,7 +147,16 @@ json_case(char *line)
         printf("-");
     }
 
-    printf(" %d\n", end == NGX_OK && js.stream);
+    printf(" %d", end == NGX_OK && js.stream);
+
+    /* where the model's string is, quotes included, for fireworks_fallback */
+
+    if (end == NGX_OK && js.value_end) {
+        printf(" %ld:%ld\n", (long) js.value_start, (long) js.value_end);
+
+    } else {
+        printf(" -\n");
+    }
 
     free(split);
     free(body);

@@ -441,6 +441,15 @@ def json_cases(rng, corpus_dirs):
                splits(rng, k), parse_prefix(b, k))
 
 
+def literal(b, place):
+    s, e = map(int, place.split(':'))
+    try:
+        v = json.loads(b[s:e].decode('utf-8'))
+    except ValueError:
+        return None
+    return v.encode('utf-8') if isinstance(v, str) else None
+
+
 def run_driver(driver, payload):
     with tempfile.TemporaryFile() as f:
         f.write(payload)
@@ -462,12 +471,15 @@ def check_json(driver, corpus_dirs):
 
     bad = 0
     for (name, b, limit, pts, exp), got in zip(cases, answers):
-        feed, end, model, stream = got.split()
+        feed, end, model, stream, place = got.split()
         usable, emodel, estream = exp
         want_end = 'OK' if usable else 'DECLINED'
         want_model = '-' if emodel is None else 'm' + emodel.hex()
         ok = (end == want_end and model == want_model
               and stream == str(int(estream)))
+        # the model's place: the string literal there is the model
+        if ok and emodel is not None:
+            ok = place != '-' and literal(b, place) == emodel
         if limit < 0 and usable:
             ok = ok and feed == 'OK'
         if limit >= 0 and not usable:
