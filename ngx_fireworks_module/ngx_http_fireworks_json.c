@@ -3,11 +3,12 @@
  * Copyright (C) ngx_fireworks_module authors
  *
  * A strict streaming JSON scanner (RFC 8259) for request bodies, fed in
- * pieces split anywhere.  It keeps only the top-level "model" string and
- * whether the top-level "stream" is true; a "model" or "stream" key in a
- * nested object never counts.  The last of duplicate top-level keys wins,
- * as with JSON.parse() and Python's json.  Only nginx types and libc
- * macros here, no nginx function: t/fuzz/ builds this file standalone.
+ * pieces split anywhere.  It keeps only the top-level "model" string, its
+ * offsets in the body, and whether the top-level "stream" is true; a
+ * "model" or "stream" key in a nested object never counts.  The last of
+ * duplicate top-level keys wins, as with JSON.parse() and Python's json.
+ * Only nginx types and libc macros here, no nginx function: t/fuzz/
+ * builds this file standalone.
  */
 
 

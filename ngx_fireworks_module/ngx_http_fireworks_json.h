@@ -4,7 +4,8 @@
  *
  * A strict (RFC 8259), streaming, bounded JSON scanner for request
  * bodies: it validates the body and extracts the top-level "model" string
- * and whether the top-level "stream" is true, and nothing else.  No
+ * (and where it is, for fireworks_fallback to replace it) and whether the
+ * top-level "stream" is true, and nothing else.  No
  * allocation, constant memory, O(1) work per byte; like the parsers of
  * ngx_http_fireworks_parse.c it calls no nginx function.
  */
