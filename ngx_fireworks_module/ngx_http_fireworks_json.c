@@ -592,9 +592,17 @@ ngx_http_fireworks_json_skip_escape(u_char *p, u_char *last)
         }
 
         for (i = 2; i < 6; i++) {
-            c = p[i] | 0x20;
+            c = p[i];
 
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            if (c >= '0' && c <= '9') {
+                continue;
+            }
+
+            /* "| 0x20" lowers a letter, and only a letter is checked */
+
+            c |= 0x20;
+
+            if (c < 'a' || c > 'f') {
                 return 0;
             }
         }
