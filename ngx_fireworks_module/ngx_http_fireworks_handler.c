@@ -712,8 +712,13 @@ ngx_http_fireworks_holds(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
         || ctx->attempt.status != NGX_HTTP_OK
         || r->main->header_only
         || r->headers_out.content_length_n == 0
-        || ctx->attempts >= (ngx_uint_t) flcf->tries)
+        || (ctx->fallback
+            ? ctx->attempts - ctx->fallback_from
+              >= (ngx_uint_t) flcf->fallback_tries
+            : (ctx->attempts >= (ngx_uint_t) flcf->tries
+               && flcf->fallback == NULL)))
     {
+        /* no retry, and no fallback, could follow a broken stream */
         return 0;
     }
 

@@ -73,6 +73,13 @@ EOF1
             fireworks_fallback /_serverless/v1/chat/completions;
         }
 
+        location /held/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_tries 2;
+            fireworks_hold_header on;
+            fireworks_fallback /_serverless/v1/chat/completions;
+        }
+
         location /unsafe/ {
             fireworks_pass /_fireworks/v1/chat/completions;
             fireworks_tries 1;
@@ -228,6 +235,20 @@ for my $s (400, 401, 404, 422) {
     is($a->[3]{body_sha256},
         sha256_hex(qq({"messages":[],"model":"$serverless","stream":true})),
         'stream: the fallback\'s model');
+}
+
+# fireworks_hold_header: streams cut before their first event, nothing
+# sent yet, then the fallback's stream
+
+{
+    my $r = $t->http(uri => '/held/x', body => '{"model":"m","stream":true}',
+        script => 'cut;n=0,cut;n=0,sse;n=3;ms=10', id => 'held');
+    is($r->{status}, 200, 'held: 200');
+    my @events = $r->{body} =~ /^data: /mg;
+    is(scalar @events, 4, 'held: the fallback\'s 3 events and [DONE]');
+    my $a = $t->attempts('held');
+    is_deeply([map { $_->{url} } @$a], [('/v1/chat/completions') x 2,
+        '/serverless/v1/chat/completions'], 'held: two cut, then the fallback');
 }
 
 # the first byte sent ends all fallback: a stream cut after two events
