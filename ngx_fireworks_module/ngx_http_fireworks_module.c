@@ -464,6 +464,13 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->fallback_tries = prev->fallback_tries;
     }
 
+    if (conf->fallback != NULL && conf->pass == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fireworks_fallback\" needs \"fireworks_pass\" "
+                           "in the location");
+        return NGX_CONF_ERROR;
+    }
+
     /* the fallback's tries: fireworks_tries unless tries= says */
 
     if (conf->fallback_tries == NGX_CONF_UNSET) {
@@ -1247,7 +1254,9 @@ ngx_http_fireworks_inspect_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     sp = (size_t *) ((u_char *) conf + cmd->offset);
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "unlimited") != 0) {
+    if (value[1].len != sizeof("unlimited") - 1
+        || ngx_strncmp(value[1].data, "unlimited", value[1].len) != 0)
+    {
         return ngx_http_fireworks_slot_error(cf,
                                              ngx_conf_set_size_slot(cf, cmd,
                                                                     conf),

@@ -71,6 +71,22 @@ my @bad = (
     ['fireworks_tries 2; fireworks_tries 3;',
         qr/"fireworks_tries" directive is duplicate/],
     ['fireworks_tries 2x;', qr/invalid value "2x" in "fireworks_tries"/],
+    ['fireworks_fallback _serverless;',
+        qr/invalid uri "_serverless" in "fireworks_fallback"/],
+    ['fireworks_fallback /a tries=0;',
+        qr/invalid "tries=0" in "fireworks_fallback" directive, it must be from 1 to 100/],
+    ['fireworks_fallback /a tries=101;',
+        qr/invalid "tries=101" in "fireworks_fallback"/],
+    ['fireworks_fallback /a model=;',
+        qr/invalid parameter "model=" in "fireworks_fallback"/],
+    ['fireworks_fallback /a model=x model=y;',
+        qr/invalid parameter "model=y" in "fireworks_fallback"/],
+    ['fireworks_fallback /a fast;',
+        qr/invalid parameter "fast" in "fireworks_fallback"/],
+    ['fireworks_fallback /a; fireworks_fallback /b;',
+        qr/"fireworks_fallback" directive is duplicate/],
+    ['fireworks_fallback;',
+        qr/invalid number of arguments in "fireworks_fallback"/],
     ['fireworks_deadline 25h;',
         qr/invalid value "25h" in "fireworks_deadline" directive, it must not/],
     ['fireworks_backoff 106751991167d;',
@@ -105,6 +121,15 @@ for my $case (@bad) {
     my ($rc, $out) = $t->test_conf(conf('', $l));
     isnt($rc, 0, "nginx -t fails: $loc");
     like($out, $re, "message names directive and value: $loc");
+}
+
+# a fallback needs a fireworks_pass in its location
+
+{
+    my ($rc, $out) = $t->test_conf(conf('', 'fireworks_fallback /a;'));
+    isnt($rc, 0, 'nginx -t fails: fireworks_fallback without fireworks_pass');
+    like($out, qr/"fireworks_fallback" needs "fireworks_pass" in the location/,
+        'message: fireworks_fallback without fireworks_pass');
 }
 
 # the zone and what needs it

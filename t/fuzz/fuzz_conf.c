@@ -13,15 +13,16 @@
  *     (docs/directives.md), written here again: the numbers and their
  *     ranges, the names of each enumeration, "off" and "full" spelled
  *     exactly, nginx's durations (ngx_parse_time()) up to 24h and sizes
- *     (ngx_parse_size()) up to 16m;
+ *     (ngx_parse_size()), up to 16m for fireworks_hold_size, "unlimited"
+ *     for fireworks_inspect_size;
  *   - what it stored is the value the grammar gives;
  *   - a refusal is an error that names the directive and the value, as
  *     "nginx -t" prints it, and nothing is logged on success;
  *   - a directive given twice is refused as a duplicate.
  *
- * fireworks_pass, fireworks_metrics and fireworks_zone need an http
- * block around them, and a value with variables needs nginx's variables:
- * those are left to t/10-config.t.  The harness links nginx's own objects
+ * fireworks_pass, fireworks_fallback, fireworks_metrics and
+ * fireworks_zone need an http block around them, and a value with
+ * variables needs nginx's variables: those are left to t/10-config.t.  The harness links nginx's own objects
  * (t/fuzz/run.sh finds a tree built by ./build.sh).
  */
 
@@ -412,7 +413,16 @@ grammar(ngx_str_t *name, args_t *a, ngx_http_fireworks_loc_conf_t *conf,
 
     if (is(name, "fireworks_inspect_size") || is(name, "fireworks_hold_size"))
     {
-        if (!ref_size(v, &n) || n > MAX_SIZE) {
+        if (is(name, "fireworks_inspect_size") && is(v, "unlimited")) {
+            want(conf->inspect_size == NGX_MAX_SIZE_T_VALUE);
+            return 1;
+        }
+
+        /* the body scan needs no bound: only what is held has one */
+
+        if (!ref_size(v, &n)
+            || (is(name, "fireworks_hold_size") && n > MAX_SIZE))
+        {
             return 0;
         }
 
@@ -505,6 +515,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
     for (cmd = ngx_http_fireworks_module.commands; cmd->name.len; cmd++) {
         if (is(&cmd->name, "fireworks_pass")
+            || is(&cmd->name, "fireworks_fallback")
             || is(&cmd->name, "fireworks_metrics")
             || is(&cmd->name, "fireworks_zone"))
         {
