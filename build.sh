@@ -53,12 +53,14 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the build and the tests need; installed when missing.
 BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
-# prometheus: promtool and a server that scrapes t/30-metrics.t's gateway
-TEST_PKGS="curl procps openssl prometheus"
+# prometheus: promtool and a server that scrapes t/30-metrics.t's gateway;
+# valgrind: t/35-valgrind.t
+TEST_PKGS="curl procps openssl prometheus valgrind"
 # the benchmarks' tools and peers; the test suite smoke-runs the benchmarks
 BENCH_PKGS="wrk haproxy libnginx-mod-http-lua gnuplot-nox util-linux"
-# ./build.sh deb, and t/20-deb.t which runs it
-DEB_PKGS="debhelper dpkg-dev lintian"
+# ./build.sh deb, and t/20-deb.t which runs it: dpkg-buildpackage checks
+# the build dependencies, build-essential always among them
+DEB_PKGS="build-essential debhelper dpkg-dev lintian"
 # libFuzzer (clang's runtime) and symbolized traces: ./build.sh fuzz, and
 # t/17-parsers.t, which runs each fuzzer briefly
 FUZZ_PKGS="clang libclang-rt-14-dev llvm python3"
@@ -74,10 +76,12 @@ install_pkgs() {
         echo "missing packages: ${missing[*]} (run as root or install them)" >&2
         exit 1
     fi
-    log "apt-get install ${missing[*]}"
     if [ ! -f /var/lib/apt/lists/.fireworks-updated ]; then
+        log "apt-get update: the package lists (once)"
         apt-get update -qq && touch /var/lib/apt/lists/.fireworks-updated
     fi
+    log "apt-get install ${missing[*]} (and what they depend on; quiet," \
+        "a minute or more on a fresh machine)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" >/dev/null
 }
@@ -400,7 +404,7 @@ build_pair() {
 # Tests
 
 prepare_tests() {
-    install_pkgs $TEST_PKGS $BENCH_PKGS $FUZZ_PKGS
+    install_pkgs $TEST_PKGS $BENCH_PKGS $FUZZ_PKGS $DEB_PKGS
     command -v node >/dev/null || install_pkgs nodejs
     # the real clients of t/13-sdk.t, pinned by t/sdk/package-lock.json
     if [ ! -d "$ROOT/t/sdk/node_modules" ] || \
