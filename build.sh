@@ -80,10 +80,11 @@ install_pkgs() {
         log "apt-get update: the package lists (once)"
         apt-get update -qq && touch /var/lib/apt/lists/.fireworks-updated
     fi
-    log "apt-get install ${missing[*]} (and what they depend on; quiet," \
-        "a minute or more on a fresh machine)"
+    log "apt-get install ${missing[*]} (with what they depend on; quiet)"
+    local t0=$SECONDS
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" >/dev/null
+    log "installed in $((SECONDS - t0)) s"
 }
 
 # nginx's configure names a dynamic module's objects by replacing ".c",
