@@ -339,13 +339,14 @@ build_module() {
        || [ "$(cat "$objs/stamp" 2>/dev/null)" != "$stamp" ]
     then
         rm -rf "$objs"
-        log "configure $(src_version "$src") in $objs"
+        log "configure the module with nginx $(src_version "$src")'s" \
+            "configure in $objs (quiet: configure.log there)"
         nginx_configure "$src" "$objs" "$@" \
             --add-dynamic-module="$BROOT" || return 1
         printf '%s' "$stamp" >"$objs/stamp"
     fi
 
-    log "make modules"
+    log "make modules: compile the module (-Werror)"
     dotfree "$objs" >/dev/null
     (cd "$src" && make -s -f "$objs/Makefile" -j"$(nproc)" modules) \
         || return 1

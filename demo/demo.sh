@@ -130,6 +130,7 @@ http {
 }
 CONF
 
+echo "==> demo: nginx -t of the gateway's configuration ($NGINX, $MODULE)" >&2
 "$NGINX" -t -q -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log"
 
 wait_port() {
@@ -142,10 +143,12 @@ wait_port() {
 }
 
 if [ -z "${FIREWORKS_API_KEY:-}" ] || [ $SERVE = 0 ]; then
+    echo "==> demo: the stand-in API, node t/lib/fakeapi.js, on port $API" >&2
     node "$ROOT/t/lib/fakeapi.js" --port "$API" >"$DIR/api.log" 2>&1 &
     API_PID=$!
     wait_port "$API"
 fi
+echo "==> demo: nginx, the gateway, on port $GW" >&2
 "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log"
 wait_port "$GW"
 
