@@ -2,8 +2,10 @@
 #
 # ./build.sh                 build build/ngx_http_fireworks_module.so for
 #                            Debian's nginx (nginx-dev), or for NGINX_SRC
-# ./build.sh test            build, then run the test suite (prove -r t/)
-# ./build.sh test --sanitize build nginx and the module with AddressSanitizer
+# ./build.sh test [FILE...]  build, install what the suite needs, then run
+#                            it (prove -r t/), or only the files named
+# ./build.sh test --sanitize [FILE...]
+#                            build nginx and the module with AddressSanitizer
 #                            and UndefinedBehaviorSanitizer, run the suite
 #                            against them
 # ./build.sh compat [V...]   for each nginx version of the matrix: build
@@ -417,6 +419,8 @@ prepare_tests() {
     fi
 }
 
+# run_tests [FILE...]: the whole suite, or the test files named
+
 run_tests() {
     prepare_tests
     export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-$(command -v nginx || echo /usr/sbin/nginx)}
@@ -424,7 +428,7 @@ run_tests() {
     log "prove: nginx $TEST_NGINX_BINARY, module $TEST_NGINX_MODULE"
     cd "$ROOT"
     # shellcheck disable=SC2086
-    prove -r ${PROVE_ARGS:-} t/
+    prove -r ${PROVE_ARGS:-} "${@:-t/}"
 }
 
 # ./build.sh test with NGINX_SRC: nginx from the same tree, unless
@@ -503,7 +507,7 @@ sanitize() {
     # ASan's quarantine holds freed memory: tests that measure RSS relax
     export TEST_NGINX_SANITIZE=1
     export TEST_NGINX_BINARY=$NGINX_BIN TEST_NGINX_MODULE=$MODULE_SO
-    run_tests
+    run_tests "$@"
 }
 
 
@@ -733,11 +737,12 @@ case "$CMD" in
     test)
         shift
         if [ "${1:-}" = "--sanitize" ]; then
-            sanitize
+            shift
+            sanitize "$@"
         else
             build
             test_src_binary
-            run_tests
+            run_tests "$@"
         fi ;;
     compat)
         shift
@@ -760,6 +765,6 @@ case "$CMD" in
         shift
         cd "$ROOT"
         exec perl bench/run.pl "$@" ;;
-    *) echo "usage: $0 [build|test [--sanitize]|compat [version...]|deb|fuzz [seconds]|demo [--serve]|bench]" >&2
+    *) echo "usage: $0 [build|test [--sanitize] [file...]|compat [version...]|deb|fuzz [seconds]|demo [--serve]|bench]" >&2
        exit 2 ;;
 esac
