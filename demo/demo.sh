@@ -269,8 +269,9 @@ attempt): 1 attempt"
 ask "stream" /v1/chat/completions '503,sse;n=5;ms=150' "$SBODY" \
     "answer 503, then stream 5 events 150 ms apart (SSE)
 and [DONE]" \
-    "back off about 1 s, then pass the stream on event
-by event, as the API sends it: 2 attempts"
+    "back off 1 s plus up to 1 s of jitter, then pass the
+stream on event by event, as the API sends it:
+2 attempts"
 ask "bad-request" /v1/chat/completions '400,200' "$BODY" \
     "answer 400 (invalid request), and 200 if asked again" \
     "pass the 400 on at once: a retry cannot fix a bad
@@ -278,9 +279,9 @@ request (only 429 500 502 503 504 are retried):
 1 attempt"
 ask "still-overloaded" /short/v1/chat/completions '503' "$BODY" \
     "answer 503 to every attempt" \
-    "back off 1 s, then give up after the 2 attempts
-/short/v1/ allows (fireworks_tries 2) and pass the
-last 503 on"
+    "back off 1 s plus up to 1 s of jitter, then give up
+after the 2 attempts /short/v1/ allows
+(fireworks_tries 2) and pass the last 503 on"
 
 kill -QUIT "$(cat "$DIR/nginx.pid")"
 sleep 0.5

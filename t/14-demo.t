@@ -66,6 +66,10 @@ for my $name (sort keys %row) {
     my @r = @{$row{$name}};
     is_deeply(\@did, [ @r[1 .. 3], $r[4] =~ s/s$//r, $r[5] ],
         "$name: what it did is the access log's");
+    # what was announced came true
+    my ($should) = $b =~ /the gateway should: +(.*?)\n    it did:/s;
+    my ($n) = ($should // '') =~ /\b(\d+) attempts?\b/;
+    is($n, $r[2], "$name: the attempts announced were made");
 }
 
 # each outcome explained once, where it is first seen
