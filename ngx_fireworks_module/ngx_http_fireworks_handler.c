@@ -49,6 +49,7 @@ static ngx_int_t ngx_http_fireworks_release(ngx_http_request_t *r,
     ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx,
     ngx_chain_t *in);
+static ngx_uint_t ngx_http_fireworks_open_ended(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_stream_error(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static ngx_http_fireworks_ctx_t *ngx_http_fireworks_attempt_ctx(
@@ -968,9 +969,27 @@ ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
 
 
 /*
+ * Whether bytes may follow the API's after the header went out: only if
+ * the client was told no length (chunked, HTTP/2 DATA, or a close after
+ * the body: the chunked filter saw to it).  The header filters have run,
+ * and those that change the body's length removed it.  A declared length
+ * ends the body where it says: past it a keep-alive client reads the
+ * next response, an HTTP/2 client a protocol error.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_open_ended(ngx_http_request_t *r)
+{
+    return (r->headers_out.content_length_n < 0
+            && r->headers_out.content_length == NULL);
+}
+
+
+/*
  * fireworks_stream_error: a stream the client already has, cut by the
  * API or by the idle timeout, ends with one error event that says so and
  * a proper end, rather than a truncation clients may take for the end.
+ * Only where the framing leaves room for it (ngx_http_fireworks_finish()).
  */
 
 static ngx_int_t
@@ -1520,14 +1539,22 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
     if (flcf->stream_error && ctx->sse) {
-        rc = ngx_http_fireworks_stream_error(r, ctx);
-        ngx_http_finalize_request(r, rc);
-        return;
+
+        if (ngx_http_fireworks_open_ended(r)) {
+            rc = ngx_http_fireworks_stream_error(r, ctx);
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks stream of length %O: no error event",
+                       r->headers_out.content_length_n);
     }
 
     /*
      * the upstream broke off or was cut: no last buffer, so the client
-     * sees a truncated response, as with a plain proxy
+     * sees a truncated response and the connection closes, as with a
+     * plain proxy
      */
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
