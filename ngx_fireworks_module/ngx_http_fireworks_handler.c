@@ -37,7 +37,7 @@ static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_location(ngx_http_request_t *r,
     ngx_http_request_t *sr);
-static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *sr);
 static ngx_uint_t ngx_http_fireworks_holds(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static ngx_int_t ngx_http_fireworks_body_filter(ngx_http_request_t *r,
@@ -545,7 +545,8 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
  * fireworks_hold_header: a successful answer's header waits for its first
  * body bytes (for SSE, its first event), so that a stream that breaks
  * before them is retried like any failure.  Only where a retry could
- * follow, and only for an answer with a body.
+ * follow, and only for an answer with a body.  An encoded stream has no
+ * readable events: it is held to its first bytes, as any other answer.
  */
 
 static ngx_uint_t
@@ -574,13 +575,42 @@ ngx_http_fireworks_holds(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 }
 
 
+/*
+ * An attempt's answer is an event stream the module may read and end:
+ * text/event-stream with no Content-Encoding but identity.  An encoded
+ * one (gzip, br) goes through untouched, as behind proxy_pass.  The
+ * encoding is the API's, even if proxy_hide_header hides it.
+ */
+
 static ngx_uint_t
-ngx_http_fireworks_is_sse(ngx_http_request_t *r)
+ngx_http_fireworks_is_sse(ngx_http_request_t *sr)
 {
-    return (r->headers_out.content_type.len >= 17
-            && ngx_strncasecmp(r->headers_out.content_type.data,
-                               (u_char *) "text/event-stream", 17)
-               == 0);
+    ngx_table_elt_t  *h;
+
+    if (sr->headers_out.content_type.len < 17
+        || ngx_strncasecmp(sr->headers_out.content_type.data,
+                           (u_char *) "text/event-stream", 17)
+           != 0)
+    {
+        return 0;
+    }
+
+    h = (sr->upstream != NULL) ? sr->upstream->headers_in.content_encoding
+                               : sr->headers_out.content_encoding;
+
+    if (h != NULL
+        && h->value.len != 0
+        && !(h->value.len == 8
+             && ngx_strncasecmp(h->value.data, (u_char *) "identity", 8)
+                == 0))
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                       "fireworks stream encoded \"%V\": not read",
+                       &h->value);
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -637,7 +667,7 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
 
     ngx_http_fireworks_location(r, sr);
 
-    ctx->sse = ngx_http_fireworks_is_sse(r);
+    ctx->sse = ngx_http_fireworks_is_sse(sr);
 
     if (ngx_http_fireworks_client_retry(r, ctx, r->headers_out.status)
         != NGX_OK)

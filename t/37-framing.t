@@ -357,5 +357,54 @@ ok($h[3]{up} && $h[3]{status} == 200, 'http/2, cut: the next stream');
 like($h[3]{body}, qr/data: \[DONE\]\n\n\z/, 'http/2, cut: next complete');
 
 
+# 2. gzip: never an event appended, never events looked for
+
+@r = exchange(request('/error/x', 'cut;n=2;ms=20;gzip=1', 'gz-cut'),
+    request('/error/x', 'sse;n=1;ms=10', 'gz-cut-next'));
+($len, $sha) = sent('gz-cut');
+is($r[0]{headers}{'content-encoding'}, 'gzip', 'gzip, cut: gzip');
+ok(!$r[0]{complete}, 'gzip, cut: no proper end, as behind proxy_pass');
+ok($r[0]{closed}, 'gzip, cut: the connection closes');
+is(sha256_hex($r[0]{body}), $sha, 'gzip, cut: the bytes the API sent');
+my ($plain, $ended, $valid) = gunzip($r[0]{body});
+ok($valid, 'gzip, cut: valid gzip so far');
+is(scalar(() = $plain =~ /^data: \{/mg), 2, 'gzip, cut: both events in it');
+unlike($plain . $r[0]{body}, qr/stream_broken/, 'gzip, cut: no error event');
+
+# gzip over HTTP/2, without a length: no event appended either
+
+@h = h2(['/error/x', 'cut;n=2;ms=20;gzip=1', 'h2-gz']);
+($len, $sha) = sent('h2-gz');
+is(sha256_hex($h[0]{body}), $sha, 'http/2, gzip, cut: the bytes the API sent');
+is($h[0]{rst}, 2, 'http/2, gzip, cut: reset, as behind proxy_pass');
+
+# the hold releases a gzip stream at its first bytes: one attempt, and
+# a cut after them reaches the client cut
+
+my $t0 = time;
+my $r = $t->http(uri => '/hold/x', body => $body,
+    script => 'sse;n=4;ms=400;gzip=1', id => 'gz-hold', timeout => 10);
+is($r->{status}, 200, 'gzip, hold: 200');
+($plain, $ended, $valid) = gunzip($r->{body});
+ok($ended && $valid, 'gzip, hold: the client\'s zlib reads it whole');
+is(scalar(() = $plain =~ /^data: \{/mg), 4, 'gzip, hold: all events');
+like($plain, qr/data: \[DONE\]\n\n\z/, 'gzip, hold: and [DONE]');
+is(scalar @{$t->attempts('gz-hold')}, 1, 'gzip, hold: one attempt');
+my ($first) = grep { $_->[1] =~ /\r\n\r\n/ } @{$r->{chunks}};
+ok($first && $first->[0] - $t0 < 1.2, 'gzip, hold: the header before the end')
+    or diag($first ? $first->[0] - $t0 : 'no header');
+
+$r = $t->http(uri => '/hold/x', body => $body,
+    script => 'cut;n=2;ms=20;gzip=1,sse;n=2;ms=10', id => 'gz-hold-cut',
+    timeout => 5);
+is($r->{status}, 200, 'gzip, hold, cut: 200');
+ok(!$r->{complete}, 'gzip, hold, cut: cut');
+is(scalar @{$t->attempts('gz-hold-cut')}, 1, 'gzip, hold, cut: no retry');
+($len, $sha) = sent('gz-hold-cut');
+is(sha256_hex($r->{body}), $sha, 'gzip, hold, cut: the bytes the API sent');
+(undef, undef, $valid) = gunzip($r->{body});
+ok($valid, 'gzip, hold, cut: valid gzip so far');
+
+
 $t->finish(allow => [qr/upstream prematurely closed connection/]);
 done_testing;
