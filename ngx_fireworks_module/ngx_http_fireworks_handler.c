@@ -93,6 +93,8 @@ static void ngx_http_fireworks_merge_states(ngx_http_request_t *r,
 static void ngx_http_fireworks_set_state(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_state_e state,
     ngx_http_fireworks_outcome_e outcome);
+static void ngx_http_fireworks_left(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_cleanup(void *data);
 static void ngx_http_fireworks_pool_cleanup(void *data);
 
@@ -2023,6 +2025,8 @@ ngx_http_fireworks_cleanup(void *data)
     /* an error_page's internal redirect zeroed it: the log phase needs it */
     ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
 
+    ngx_http_fireworks_left(r, ctx);
+
     if (ctx->state == NGX_HTTP_FIREWORKS_DONE
         || ctx->state == NGX_HTTP_FIREWORKS_BODY)
     {
@@ -2046,6 +2050,31 @@ ngx_http_fireworks_cleanup(void *data)
                                  (ngx_exiting || ngx_terminate)
                                  ? NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
                                  : NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED);
+}
+
+
+/*
+ * A response the client left before it was whole (its connection broke
+ * after the header went out, mid-stream typically): whatever the answer
+ * was, the request ends client_closed, or shutdown when the worker's
+ * shutdown closed it.  The status stays the one sent, as in the access
+ * log behind proxy_pass.
+ */
+
+static void
+ngx_http_fireworks_left(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
+{
+    if (!r->connection->error || !r->header_sent || ctx->attempt == 0) {
+        return;
+    }
+
+    ctx->outcome = (ngx_exiting || ngx_terminate)
+                   ? NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
+                   : NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks: the client left after the header, %ui, "
+                   "outcome %d", r->headers_out.status, ctx->outcome);
 }
 
 

@@ -406,5 +406,56 @@ is(sha256_hex($r->{body}), $sha, 'gzip, hold, cut: the bytes the API sent');
 ok($valid, 'gzip, hold, cut: valid gzip so far');
 
 
+# 3. a client that leaves mid-stream: client_closed, over HTTP/1.1 and
+# HTTP/2; $status as behind proxy_pass
+
+sub leave_h1 {
+    my ($uri, $id) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+        or die "connect: $!\n";
+    syswrite($s, request($uri, 'sse;n=40;ms=100', $id));
+    my $buf = '';
+    my $end = time + 5;
+    while ($buf !~ /data: \{/ && time < $end) {
+        last unless read_more($s, \$buf, $end);
+    }
+    close $s;
+    return $buf =~ /data: \{/;
+}
+
+ok(leave_h1('/leave/x', 'leave-h1'), 'http/1.1: the stream began');
+ok(leave_h1('/plain/x', 'plain-leave-h1'), 'http/1.1, proxy_pass: began');
+
+for my $uri ('/leave/x', '/plain/x') {
+    my $id = $uri =~ /plain/ ? 'plain-leave-h2' : 'leave-h2';
+    system('curl', '-s', '-o', '/dev/null', '--max-time', '1',
+        '--http2-prior-knowledge', '-H', 'X-FW-Script: sse;n=40;ms=100',
+        '-H', "X-FW-Id: $id", '-d', $body, "http://127.0.0.1:$h2$uri");
+    is($? >> 8, 28, "http/2 $uri: the client left after 1 s");
+}
+
+my $end = time + 5;
+sleep 0.1 while time < $end
+    && grep { !@{$t->log_line($_)} } qw/leave-h1 leave-h2 plain-leave-h1
+        plain-leave-h2/;
+
+for my $p (qw/h1 h2/) {
+    my $l = $t->log_line("leave-$p");
+    my $plain = $t->log_line("plain-leave-$p");
+    is($l->[4], 'client_closed', "$p, left mid-stream: outcome client_closed");
+    is($l->[0], $plain->[0],
+        "$p, left mid-stream: \$status as behind proxy_pass ($plain->[0])");
+}
+
+$r = $t->http(uri => '/metrics');
+my %m = map { /^(\S+) (\S+)$/ ? ($1, $2) : () } split /\n/, $r->{body};
+is($m{'fireworks_requests_total{route="leave",workload="interactive",'
+    . 'outcome="client_closed"}'}, 2, 'metrics: 2 client_closed');
+ok(!$m{'fireworks_requests_total{route="leave",workload="interactive",'
+    . 'outcome="done"}'}, 'metrics: none done');
+is($m{'fireworks_attempts_total{route="leave",result="200"}'}, 2,
+    'metrics: each attempt a 200');
+is($m{'fireworks_in_flight{route="leave"}'}, 0, 'metrics: none in flight');
+
 $t->finish(allow => [qr/upstream prematurely closed connection/]);
 done_testing;
