@@ -1632,6 +1632,15 @@ ngx_http_fireworks_attempt_handler(ngx_event_t *ev)
                           ctx->attempt, ctx->limits.attempt_timeout,
                           ctx->status);
 
+        } else if (ctx->state == NGX_HTTP_FIREWORKS_HOLD) {
+
+            /* held, its header is not the client's yet: the limit runs on */
+
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "fireworks: attempt %ui timed out after %Mms "
+                          "while its header was held",
+                          ctx->attempt, ctx->limits.attempt_timeout);
+
         } else {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: attempt %ui timed out after %Mms",
