@@ -38,6 +38,9 @@ static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
 static void ngx_http_fireworks_location(ngx_http_request_t *r,
     ngx_http_request_t *sr);
 static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *sr);
+static ngx_uint_t ngx_http_fireworks_encoded(ngx_http_request_t *sr);
+static ngx_uint_t ngx_http_fireworks_coding(ngx_http_request_t *sr,
+    ngx_str_t *value);
 static ngx_uint_t ngx_http_fireworks_holds(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static ngx_int_t ngx_http_fireworks_body_filter(ngx_http_request_t *r,
@@ -580,15 +583,12 @@ ngx_http_fireworks_holds(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 /*
  * An attempt's answer is an event stream the module may read and end:
  * text/event-stream with no Content-Encoding but identity.  An encoded
- * one (gzip, br) goes through untouched, as behind proxy_pass.  The
- * encoding is the API's, even if proxy_hide_header hides it.
+ * one (gzip, br) goes through untouched, as behind proxy_pass.
  */
 
 static ngx_uint_t
 ngx_http_fireworks_is_sse(ngx_http_request_t *sr)
 {
-    ngx_table_elt_t  *h;
-
     if (sr->headers_out.content_type.len < 17
         || ngx_strncasecmp(sr->headers_out.content_type.data,
                            (u_char *) "text/event-stream", 17)
@@ -597,20 +597,74 @@ ngx_http_fireworks_is_sse(ngx_http_request_t *sr)
         return 0;
     }
 
-    h = (sr->upstream != NULL) ? sr->upstream->headers_in.content_encoding
-                               : sr->headers_out.content_encoding;
+    return !ngx_http_fireworks_encoded(sr);
+}
 
-    if (h != NULL
-        && h->value.len != 0
-        && !(h->value.len == 8
-             && ngx_strncasecmp(h->value.data, (u_char *) "identity", 8)
-                == 0))
+
+/*
+ * Whether the API's answer is encoded: the upstream's own header list
+ * (what the API sent, even if proxy_hide_header hides it; newer nginx,
+ * 1.26 for one, keeps no Content-Encoding field there), else the header.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_encoded(ngx_http_request_t *sr)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (sr->upstream == NULL) {
+        h = sr->headers_out.content_encoding;
+        return (h != NULL && ngx_http_fireworks_coding(sr, &h->value));
+    }
+
+    part = &sr->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == sizeof("Content-Encoding") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
+                               h[i].key.len)
+               == 0
+            && ngx_http_fireworks_coding(sr, &h[i].value))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a coding that changes the bytes: anything but "identity" or nothing */
+
+static ngx_uint_t
+ngx_http_fireworks_coding(ngx_http_request_t *sr, ngx_str_t *value)
+{
+    if (value->len == 0
+        || (value->len == sizeof("identity") - 1
+            && ngx_strncasecmp(value->data, (u_char *) "identity",
+                               value->len)
+               == 0))
     {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
-                       "fireworks stream encoded \"%V\": not read",
-                       &h->value);
         return 0;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "fireworks answer encoded \"%V\": not read", value);
 
     return 1;
 }

@@ -53,6 +53,21 @@ my $locations = <<'EOF';
             fireworks_route leave;
         }
 
+        location /hidden/ {
+            fireworks_pass /_hidden/v1/chat/completions;
+            fireworks_hold_header on;
+            fireworks_stream_error on;
+        }
+
+        location /_hidden/ {
+            internal;
+            proxy_pass http://api/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_hide_header Content-Encoding;
+        }
+
         location /plain/ {
             proxy_pass http://api/v1/chat/completions;
             proxy_http_version 1.1;
@@ -404,6 +419,17 @@ is(scalar @{$t->attempts('gz-hold-cut')}, 1, 'gzip, hold, cut: no retry');
 is(sha256_hex($r->{body}), $sha, 'gzip, hold, cut: the bytes the API sent');
 (undef, undef, $valid) = gunzip($r->{body});
 ok($valid, 'gzip, hold, cut: valid gzip so far');
+
+# a Content-Encoding hidden by proxy_hide_header: the bytes are still
+# gzip, and still neither parsed nor added to
+
+$r = $t->http(uri => '/hidden/x', body => $body,
+    script => 'cut;n=2;ms=20;gzip=1,sse;n=2;ms=10', id => 'gz-hidden',
+    timeout => 5);
+ok(!exists $r->{headers}{'content-encoding'}, 'gzip, hidden: no header');
+is(scalar @{$t->attempts('gz-hidden')}, 1, 'gzip, hidden, held: no retry');
+($len, $sha) = sent('gz-hidden');
+is(sha256_hex($r->{body}), $sha, 'gzip, hidden: the bytes the API sent');
 
 
 # 3. a client that leaves mid-stream: client_closed, over HTTP/1.1 and
