@@ -473,6 +473,12 @@ for my $p (qw/h1 h2/) {
         "$p, left mid-stream: \$status as behind proxy_pass ($plain->[0])");
 }
 
+# the API cutting a stream, or ending it, is no client leaving
+
+for my $id (qw/cl-error chunked h2-cl h2-nocl cl-error-next h2-cl-next/) {
+    is($t->log_line($id)->[4], 'done', "$id: outcome done");
+}
+
 $r = $t->http(uri => '/metrics');
 my %m = map { /^(\S+) (\S+)$/ ? ($1, $2) : () } split /\n/, $r->{body};
 is($m{'fireworks_requests_total{route="leave",workload="interactive",'
