@@ -235,9 +235,10 @@ sub chunks {
 }
 
 # HTTP/2 on one connection (Node's client, nghttp2 as in browsers and
-# curl): the requests in turn, each [uri, script, id]; per request its
-# status, body, the stream's reset code (0: a clean end) and error, and
-# whether the connection was still up for it
+# curl): the requests in turn, each [uri, script, id, cancel]; per request
+# its status, body, the stream's reset code (0: a clean end) and error,
+# and whether the connection was still up for it.  With cancel the client
+# resets the stream (CANCEL) at its first data, as a fetch() aborted.
 
 my $h2js = <<'EOF';
 const http2 = require('http2');
@@ -265,7 +266,10 @@ function one(i) {
     return one(i + 1);
   }
   req.on('response', (h) => { res.status = h[':status']; });
-  req.on('data', (d) => res.body.push(d));
+  req.on('data', (d) => {
+    res.body.push(d);
+    if (q[4]) req.close(http2.constants.NGHTTP2_CANCEL);
+  });
   req.on('error', (e) => { res.error = e.code || String(e); });
   req.on('close', () => {
     res.rst = req.rstCode;
@@ -282,7 +286,8 @@ $t->write_file('h2.js', $h2js);
 
 sub h2 {
     my (@tr) = @_;
-    my $list = JSON::PP->new->encode([ map { [ @$_, $body ] } @tr ]);
+    my $list = JSON::PP->new->encode(
+        [ map { [ @$_[0 .. 2], $body, $_->[3] || 0 ] } @tr ]);
     open(my $fh, '-|', 'node', $t->dir . '/h2.js', $h2, $list)
         or die "node: $!\n";
     local $/;
@@ -460,12 +465,18 @@ for my $uri ('/leave/x', '/plain/x') {
     is($? >> 8, 28, "http/2 $uri: the client left after 1 s");
 }
 
+# the client resets its HTTP/2 stream, the connection stays
+
+@h = h2(['/leave/x', 'sse;n=40;ms=100', 'leave-h2rst', 1],
+    ['/plain/x', 'sse;n=40;ms=100', 'plain-leave-h2rst', 1]);
+is($h[0]{rst}, 8, 'http/2 reset: the client cancelled its stream');
+
 my $end = time + 5;
 sleep 0.1 while time < $end
-    && grep { !@{$t->log_line($_)} } qw/leave-h1 leave-h2 plain-leave-h1
-        plain-leave-h2/;
+    && grep { !@{$t->log_line($_)} } qw/leave-h1 leave-h2 leave-h2rst
+        plain-leave-h1 plain-leave-h2 plain-leave-h2rst/;
 
-for my $p (qw/h1 h2/) {
+for my $p (qw/h1 h2 h2rst/) {
     my $l = $t->log_line("leave-$p");
     my $plain = $t->log_line("plain-leave-$p");
     is($l->[4], 'client_closed', "$p, left mid-stream: outcome client_closed");
@@ -482,10 +493,10 @@ for my $id (qw/cl-error chunked h2-cl h2-nocl cl-error-next h2-cl-next/) {
 $r = $t->http(uri => '/metrics');
 my %m = map { /^(\S+) (\S+)$/ ? ($1, $2) : () } split /\n/, $r->{body};
 is($m{'fireworks_requests_total{route="leave",workload="interactive",'
-    . 'outcome="client_closed"}'}, 2, 'metrics: 2 client_closed');
+    . 'outcome="client_closed"}'}, 3, 'metrics: 3 client_closed');
 ok(!$m{'fireworks_requests_total{route="leave",workload="interactive",'
     . 'outcome="done"}'}, 'metrics: none done');
-is($m{'fireworks_attempts_total{route="leave",result="200"}'}, 2,
+is($m{'fireworks_attempts_total{route="leave",result="200"}'}, 3,
     'metrics: each attempt a 200');
 is($m{'fireworks_in_flight{route="leave"}'}, 0, 'metrics: none in flight');
 
