@@ -2117,17 +2117,19 @@ ngx_http_fireworks_cleanup(void *data)
 
 
 /*
- * A response the client left before it was whole (its connection broke
- * after the header went out, mid-stream typically): whatever the answer
- * was, the request ends client_closed, or shutdown when the worker's
- * shutdown closed it.  The status stays the one sent, as in the access
- * log behind proxy_pass.
+ * An answer of this pass the client left before it was whole (its
+ * connection broke after the header went out, mid-stream typically):
+ * whatever the answer was, the request ends client_closed, or shutdown
+ * when the worker's shutdown closed it.  The status stays the one sent,
+ * as in the access log behind proxy_pass.  Only the pass whose attempt
+ * was forwarded keeps it (ctx->sr): one that gave up, even if an
+ * error_page led to the answer, keeps its outcome.
  */
 
 static void
 ngx_http_fireworks_left(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    if (!r->connection->error || !r->header_sent || ctx->attempt == 0) {
+    if (!r->connection->error || !r->header_sent || ctx->sr == NULL) {
         return;
     }
 
