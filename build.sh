@@ -450,6 +450,9 @@ nonnull-attribute:ngx_sprintf_str
 # ngx_http_proxy_create_request(): the empty URI of a proxy_pass without
 # a URI part
 nonnull-attribute:ngx_http_proxy_create_request
+# ngx_http_file_cache_set_header(): the empty ETag of an answer without
+# one (proxy_cache, t/39-passes.t)
+nonnull-attribute:ngx_http_file_cache_set_header
 # HTTP/2 frames read and written as uint16_t and uint32_t at any address,
 # as nginx does where unaligned access is allowed (NGX_HAVE_NONALIGNED)
 alignment:ngx_http_v2_*
