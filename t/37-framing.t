@@ -25,8 +25,6 @@ use FW;
 
 my $t = FW->new();
 
-plan(skip_all => 'no curl') if system('curl --version >/dev/null 2>&1');
-
 my $locations = <<'EOF';
         fireworks_backoff 10ms;
         fireworks_jitter 0;
