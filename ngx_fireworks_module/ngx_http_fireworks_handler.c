@@ -42,7 +42,10 @@ static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_location(ngx_http_request_t *r,
     ngx_http_request_t *sr);
-static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *sr);
+static ngx_uint_t ngx_http_fireworks_encoded(ngx_http_request_t *sr);
+static ngx_uint_t ngx_http_fireworks_coding(ngx_http_request_t *sr,
+    ngx_str_t *value);
 static ngx_uint_t ngx_http_fireworks_holds(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static ngx_int_t ngx_http_fireworks_body_filter(ngx_http_request_t *r,
@@ -56,6 +59,7 @@ static ngx_int_t ngx_http_fireworks_release(ngx_http_request_t *r,
     ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx,
     ngx_chain_t *in);
+static ngx_uint_t ngx_http_fireworks_open_ended(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_stream_error(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static ngx_http_fireworks_ctx_t *ngx_http_fireworks_attempt_ctx(
@@ -103,6 +107,8 @@ static void ngx_http_fireworks_keep_variables(ngx_http_request_t *r,
 static void ngx_http_fireworks_set_state(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_state_e state,
     ngx_http_fireworks_outcome_e outcome);
+static void ngx_http_fireworks_left(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_cleanup(void *data);
 static void ngx_http_fireworks_pool_cleanup(void *data);
 
@@ -696,7 +702,8 @@ ngx_http_fireworks_main_header_filter(ngx_http_request_t *r)
  * fireworks_hold_header: a successful answer's header waits for its first
  * body bytes (for SSE, its first event), so that a stream that breaks
  * before them is retried like any failure.  Only where a retry could
- * follow, and only for an answer with a body.
+ * follow, and only for an answer with a body.  An encoded stream has no
+ * readable events: it is held to its first bytes, as any other answer.
  */
 
 static ngx_uint_t
@@ -730,13 +737,93 @@ ngx_http_fireworks_holds(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 }
 
 
+/*
+ * An attempt's answer is an event stream the module may read and end:
+ * text/event-stream with no Content-Encoding but identity.  An encoded
+ * one (gzip, br) goes through untouched, as behind proxy_pass.
+ */
+
 static ngx_uint_t
-ngx_http_fireworks_is_sse(ngx_http_request_t *r)
+ngx_http_fireworks_is_sse(ngx_http_request_t *sr)
 {
-    return (r->headers_out.content_type.len >= 17
-            && ngx_strncasecmp(r->headers_out.content_type.data,
-                               (u_char *) "text/event-stream", 17)
-               == 0);
+    if (sr->headers_out.content_type.len < 17
+        || ngx_strncasecmp(sr->headers_out.content_type.data,
+                           (u_char *) "text/event-stream", 17)
+           != 0)
+    {
+        return 0;
+    }
+
+    return !ngx_http_fireworks_encoded(sr);
+}
+
+
+/*
+ * Whether the API's answer is encoded: the upstream's own header list
+ * (what the API sent, even if proxy_hide_header hides it; newer nginx,
+ * 1.26 for one, keeps no Content-Encoding field there), else the header.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_encoded(ngx_http_request_t *sr)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (sr->upstream == NULL) {
+        h = sr->headers_out.content_encoding;
+        return (h != NULL && ngx_http_fireworks_coding(sr, &h->value));
+    }
+
+    part = &sr->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == sizeof("Content-Encoding") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
+                               h[i].key.len)
+               == 0
+            && ngx_http_fireworks_coding(sr, &h[i].value))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a coding that changes the bytes: anything but "identity" or nothing */
+
+static ngx_uint_t
+ngx_http_fireworks_coding(ngx_http_request_t *sr, ngx_str_t *value)
+{
+    if (value->len == 0
+        || (value->len == sizeof("identity") - 1
+            && ngx_strncasecmp(value->data, (u_char *) "identity",
+                               value->len)
+               == 0))
+    {
+        return 0;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "fireworks answer encoded \"%V\": not read", value);
+
+    return 1;
 }
 
 
@@ -805,7 +892,7 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_keep_variables(r, ctx, 0);
     r->upstream = sr->upstream;
 
-    ctx->attempt.sse = ngx_http_fireworks_is_sse(r);
+    ctx->attempt.sse = ngx_http_fireworks_is_sse(sr);
 
     if (ngx_http_fireworks_client_retry(r, ctx, r->headers_out.status)
         != NGX_OK)
@@ -1146,9 +1233,27 @@ ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
 
 
 /*
+ * Whether bytes may follow the API's after the header went out: only if
+ * the client was told no length (chunked, HTTP/2 DATA, or a close after
+ * the body: the chunked filter saw to it).  The header filters have run,
+ * and those that change the body's length removed it.  A declared length
+ * ends the body where it says: past it a keep-alive client reads the
+ * next response, an HTTP/2 client a protocol error.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_open_ended(ngx_http_request_t *r)
+{
+    return (r->headers_out.content_length_n < 0
+            && r->headers_out.content_length == NULL);
+}
+
+
+/*
  * fireworks_stream_error: a stream the client already has, cut by the
  * API or by the idle timeout, ends with one error event that says so and
  * a proper end, rather than a truncation clients may take for the end.
+ * Only where the framing leaves room for it (ngx_http_fireworks_finish()).
  */
 
 static ngx_int_t
@@ -1746,14 +1851,22 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
     if (flcf->stream_error && ctx->attempt.sse) {
-        rc = ngx_http_fireworks_stream_error(r, ctx);
-        ngx_http_finalize_request(r, rc);
-        return;
+
+        if (ngx_http_fireworks_open_ended(r)) {
+            rc = ngx_http_fireworks_stream_error(r, ctx);
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks stream of length %O: no error event",
+                       r->headers_out.content_length_n);
     }
 
     /*
      * the upstream broke off or was cut: no last buffer, so the client
-     * sees a truncated response, as with a plain proxy
+     * sees a truncated response and the connection closes, as with a
+     * plain proxy
      */
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -1798,6 +1911,15 @@ ngx_http_fireworks_attempt_handler(ngx_event_t *ev)
                           "while its %ui answer was discarded",
                           ctx->attempts, ctx->limits.attempt_timeout,
                           ctx->attempt.status);
+
+        } else if (ctx->state == NGX_HTTP_FIREWORKS_HOLD) {
+
+            /* held, its header is not the client's yet: the limit runs on */
+
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "fireworks: attempt %ui timed out after %Mms "
+                          "while its header was held",
+                          ctx->attempts, ctx->limits.attempt_timeout);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
@@ -2287,6 +2409,8 @@ ngx_http_fireworks_cleanup(void *data)
         ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
     }
 
+    ngx_http_fireworks_left(r, ctx);
+
     if (ctx->state == NGX_HTTP_FIREWORKS_DONE
         || ctx->state == NGX_HTTP_FIREWORKS_BODY)
     {
@@ -2311,6 +2435,36 @@ ngx_http_fireworks_cleanup(void *data)
                                  (ngx_exiting || ngx_terminate)
                                  ? NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
                                  : NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED);
+}
+
+
+/*
+ * An answer of this pass the client left before it was whole (its
+ * connection broke after the header went out, mid-stream typically):
+ * whatever the answer was, the request ends client_closed, or shutdown
+ * when the worker's shutdown closed it.  The status stays the one sent,
+ * as in the access log behind proxy_pass.  Only the pass whose attempt
+ * was forwarded keeps it (ctx->attempt.sr): one that gave up, even if an
+ * error_page led to the answer, keeps its outcome.
+ */
+
+static void
+ngx_http_fireworks_left(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
+{
+    if (!r->connection->error
+        || !r->header_sent
+        || ctx->attempt.sr == NULL)
+    {
+        return;
+    }
+
+    ctx->outcome = (ngx_exiting || ngx_terminate)
+                   ? NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
+                   : NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks: the client left after the header, %ui, "
+                   "outcome %d", r->headers_out.status, ctx->outcome);
 }
 
 
