@@ -771,6 +771,8 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         if (in) {
             ctx->last_data = ngx_current_msec;
 
+            ngx_http_fireworks_usage_feed(r, ctx, in);
+
             if (ctx->sse) {
                 ngx_http_fireworks_tail(ctx, in);
             }

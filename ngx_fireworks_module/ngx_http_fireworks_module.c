@@ -234,6 +234,20 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       offsetof(ngx_http_fireworks_loc_conf_t, metrics_model),
       NULL },
 
+    { ngx_string("fireworks_metrics_otel"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, metrics_otel),
+      NULL },
+
+    { ngx_string("fireworks_metrics_otel_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, otel_provider),
+      NULL },
+
     { ngx_string("fireworks_hold_header"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -327,6 +341,7 @@ ngx_http_fireworks_create_main_conf(ngx_conf_t *cf)
      *     fmcf->zone = NULL;
      *     fmcf->peers = NULL;
      *     fmcf->metrics = 0;
+     *     fmcf->usage_vars = 0;
      */
 
     if (ngx_array_init(&fmcf->routes, cf->pool, 4,
@@ -388,6 +403,7 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
     conf->limits.idle_timeout = NGX_CONF_UNSET_MSEC;
     conf->inspect_size = NGX_CONF_UNSET_SIZE;
     conf->metrics_model = NGX_CONF_UNSET;
+    conf->metrics_otel = NGX_CONF_UNSET;
     conf->hold_header = NGX_CONF_UNSET;
     conf->hold_size = NGX_CONF_UNSET_SIZE;
     conf->stream_error = NGX_CONF_UNSET;
@@ -524,6 +540,9 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->inspect_size, prev->inspect_size, 65536);
     ngx_conf_merge_value(conf->metrics_model, prev->metrics_model, 0);
+    ngx_conf_merge_value(conf->metrics_otel, prev->metrics_otel, 0);
+    ngx_conf_merge_str_value(conf->otel_provider, prev->otel_provider,
+                             "fireworks");
     ngx_conf_merge_value(conf->hold_header, prev->hold_header, 0);
     ngx_conf_merge_size_value(conf->hold_size, prev->hold_size, 16384);
     ngx_conf_merge_value(conf->stream_error, prev->stream_error, 0);
@@ -661,6 +680,10 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
     ngx_http_fireworks_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+
+    /* the usage of answers is read only where it is looked at */
+
+    fmcf->usage_vars = ngx_http_fireworks_usage_used(cf);
 
     if (fmcf->zone == NULL) {
 
