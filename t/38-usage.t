@@ -7,7 +7,7 @@
 # Real-shaped answers from the stand-in: JSON with usage, without, with
 # "usage" keys nested in the message that must not count; streams with
 # usage in the last event, without, cut before it; gzip-encoded answers
-# (not read); the openai SDK with stream_options.include_usage.  The
+# and other encoded answers (not read); the openai SDK with stream_options.include_usage.  The
 # counts after a known mix over 2 workers are exact; promtool passes.
 # Without a zone and without the variables, answers are not read at all.
 
@@ -98,10 +98,14 @@ my @cases = (
     [ 'json-nested', '200;nested=1;pt=5;ct=4', 5, 4 ],
     [ 'json-split', '200;nested=1;split=3;pt=17;ct=19;cached=2', 17, 19 ],
     [ 'json-gzip', '200;gzip=1;pt=11;ct=7', '', '' ],
+    [ 'json-encoded', '200;hdr=Content-Encoding:br;pt=11;ct=7', '', '' ],
+    [ 'json-identity', '200;hdr=Content-Encoding:identity;pt=4;ct=3', 4, 3 ],
     [ 'sse', 'sse;n=4;ms=30;pt=9', 9, 4 ],
+    [ 'sse-every', 'sse;n=4;ms=5;every=1;pt=6;ct=9', 6, 9 ],
     [ 'sse-split', 'sse;n=3;ms=5;split=2;pt=8;ct=14;cached=5', 8, 14 ],
     [ 'sse-none', 'sse;n=3;ms=10;usage=0', '', '' ],
     [ 'sse-cut', 'cut;n=3;ms=10', '', '' ],
+    [ 'sse-cut-usage', 'cut;n=3;ms=10;cutusage=1', '', '' ],
     [ 'error', '400', '', '' ],
 );
 
@@ -123,9 +127,10 @@ my $r = $t->http(body => $body, script => '200;nested=1;pt=5;ct=4',
 like($r->{body}, qr/"usage":\{"prompt_tokens":5,.*"usage":\{"prompt_tokens":999/,
     'nested: the answer is unchanged');
 
-# times: the first event waits 400 ms, 4 more follow 50 ms apart
+# times: a comment at once, the first event 400 ms later, 4 more follow
+# 50 ms apart
 
-$r = $t->http(body => $body, script => 'sse;n=5;ms=50;first=400',
+$r = $t->http(body => $body, script => 'sse;n=5;ms=50;first=400;ping=1',
     id => 'u-slow');
 my $l = line('u-slow');
 cmp_ok($l->[3], '>=', 0.4, "stream: ttft >= 0.4 s ($l->[3])");
@@ -217,7 +222,8 @@ diag(scalar(@pids) . ' worker(s) answered the mix');
 # the route without a model label; the provider's name; otel off
 
 is($m->{'fireworks_tokens_total{route="one",type="prompt"}'},
-    11 + 13 + 5 + 17 + 9 + 8 + 21 + 12 + 5, 'route one: prompt tokens');
+    11 + 13 + 5 + 17 + 4 + 9 + 6 + 8 + 21 + 12 + 5,
+    'route one: prompt tokens');
 is($m->{'fireworks_tokens_total{route="one",type="cached"}'}, 3 + 2 + 5 + 8,
     'route one: cached tokens');
 $r = $t->http(uri => '/metrics-openai');

@@ -51,6 +51,11 @@
 // nested=1 ("usage" first, and "usage" keys inside the message as text
 // and as an object, with other counts), split=N (the body, or each
 // event, written N bytes at a time, 2 ms apart: one read each).
+// sse;...;every=1: every event has a usage, completion_tokens counting
+// up (as vLLM's continuous usage stats); ping=1 writes a comment line
+// (": ping") at once, before the first event.
+// cut;...;cutusage=1 sends, before the cut, the last event's beginning:
+// up to its usage object's last count, without the closing brace.
 //
 // Control: GET /_attempts?id=X (JSON list of recorded attempts;
 // ?prefix=P: those of every id that starts with P),
@@ -167,11 +172,14 @@ function stream(req, res, step, id, m, end, body) {
   res.flushHeaders();
   let i = 0;
   const first = parseInt(step.first || '0', 10);
+  if (step.ping) res.write(': ping\n\n');
   const tick = () => {
     if (res.destroyed) return;
     if (i < n) {
       const last = told && !own && i === n - 1;
-      const ev = chunk(id, m, i, n, step.ts === '1', told ? (last ? u : null) : undefined);
+      let eu = told ? (last ? u : null) : undefined;
+      if (told && step.every) eu = usage(step, last ? u.completion_tokens : i + 1);
+      const ev = chunk(id, m, i, n, step.ts === '1', eu);
       i++;
       if (step.split) { dribble(res, ev, parseInt(step.split, 10), () => setTimeout(tick, ms)); return; }
       res.write(ev);
@@ -184,6 +192,11 @@ function stream(req, res, step, id, m, end, body) {
         + '\n\ndata: [DONE]\n\n');
     }
     else if (end === 'done') { res.end('data: [DONE]\n\n'); }
+    else if (end === 'cut' && step.cutusage) {
+      const ev = chunk(id, m, n - 1, n, false, u);
+      res.write(ev.slice(0, ev.lastIndexOf('}', ev.lastIndexOf('}') - 1)));
+      setTimeout(() => res.socket.destroy(), 20);
+    }
     else if (end === 'cut') { res.socket.destroy(); }
     // 'stall': leave it open
   };
