@@ -297,6 +297,16 @@ typedef struct {
     u_char                        kid;         /* the key matched */
     u_char                        have;        /* bits of pending[] */
 
+    /* bytes, not bits: tested and set on every byte read */
+    u_char                        read;        /* keys are read here */
+    u_char                        str;
+    u_char                        esc;
+    u_char                        keying;
+    u_char                        kbad;
+    u_char                        expect_key;
+    u_char                        digits;
+    u_char                        nbad;
+
     unsigned                      mode:2;      /* none, JSON, SSE */
     unsigned                      started:1;   /* first is set */
     unsigned                      has_usage:1;
@@ -309,13 +319,6 @@ typedef struct {
     unsigned                      top:1;       /* the top is an object */
     unsigned                      in_usage:1;  /* depth 2 is "usage" */
     unsigned                      in_details:1;
-    unsigned                      expect_key:1;
-    unsigned                      str:1;
-    unsigned                      esc:1;
-    unsigned                      keying:1;
-    unsigned                      kbad:1;
-    unsigned                      digits:1;
-    unsigned                      nbad:1;
 } ngx_http_fireworks_usage_t;
 
 

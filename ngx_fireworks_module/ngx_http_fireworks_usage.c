@@ -49,9 +49,15 @@ static void ngx_http_fireworks_usage_sse(ngx_http_fireworks_usage_t *u,
     u_char *p, u_char *last, ngx_msec_t now);
 static void ngx_http_fireworks_usage_json(ngx_http_fireworks_usage_t *u,
     u_char *p, u_char *last);
-static void ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u,
-    u_char ch);
+static ngx_inline u_char *ngx_http_fireworks_usage_quote(u_char *p,
+    u_char *last);
+static u_char *ngx_http_fireworks_usage_eol(u_char *p, u_char *last);
+static u_char *ngx_http_fireworks_usage_skip(ngx_http_fireworks_usage_t *u,
+    u_char *p, u_char *last);
+static ngx_inline void ngx_http_fireworks_usage_byte(
+    ngx_http_fireworks_usage_t *u, u_char ch);
 static void ngx_http_fireworks_usage_key(ngx_http_fireworks_usage_t *u);
+static u_char ngx_http_fireworks_usage_match(u_char *p, size_t len);
 static void ngx_http_fireworks_usage_number(ngx_http_fireworks_usage_t *u);
 static void ngx_http_fireworks_usage_reset(ngx_http_fireworks_usage_t *u);
 static ngx_msec_t ngx_http_fireworks_usage_now(ngx_http_request_t *r);
@@ -346,9 +352,7 @@ ngx_http_fireworks_usage_sse(ngx_http_fireworks_usage_t *u, u_char *p,
                 }
             }
 
-            for (q = p; q < last && *q != '\n' && *q != '\r'; q++) {
-                /* void */
-            }
+            q = ngx_http_fireworks_usage_eol(p, last);
 
             ngx_http_fireworks_usage_json(u, p, q);
             p = q;
@@ -367,19 +371,122 @@ ngx_http_fireworks_usage_sse(ngx_http_fireworks_usage_t *u, u_char *p,
 }
 
 
+/*
+ * Keys are read at depth 1 (the top object), 2 (its "usage" object) and
+ * 3 (usage's "prompt_tokens_details"), the only containers that are known
+ * to be objects; any other container is skipped to its end.
+ */
+
+#define ngx_http_fireworks_usage_level(u)                                    \
+    (u)->read = ((u)->depth == 1 && (u)->top)                                \
+                || ((u)->depth == 2 && (u)->in_usage)                        \
+                || ((u)->depth == 3 && (u)->in_details)
+
+/*
+ * The first double quote or backslash in [p, last), or last: 8 bytes at a
+ * time, each word tested for a byte equal to either at once.
+ */
+
+#define NGX_HTTP_FIREWORKS_ONES   0x0101010101010101ULL
+#define NGX_HTTP_FIREWORKS_HIGHS  0x8080808080808080ULL
+
+#define ngx_http_fireworks_usage_zero(x)                                     \
+    (((x) - NGX_HTTP_FIREWORKS_ONES) & ~(x) & NGX_HTTP_FIREWORKS_HIGHS)
+
+static ngx_inline u_char *
+ngx_http_fireworks_usage_quote(u_char *p, u_char *last)
+{
+    uint64_t  w, q, b;
+
+    while (last - p >= 8) {
+        ngx_memcpy(&w, p, 8);
+
+        q = w ^ (NGX_HTTP_FIREWORKS_ONES * '"');
+        b = w ^ (NGX_HTTP_FIREWORKS_ONES * '\\');
+
+        if (ngx_http_fireworks_usage_zero(q)
+            | ngx_http_fireworks_usage_zero(b))
+        {
+            break;
+        }
+
+        p += 8;
+    }
+
+    while (p < last && *p != '"' && *p != '\\') {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* a line's end: LF, or a CR alone; memchr() where the lines are long */
+
+static u_char *
+ngx_http_fireworks_usage_eol(u_char *p, u_char *last)
+{
+    u_char  *lf, *cr;
+
+    lf = ngx_strlchr(p, last, '\n');
+
+    if (lf == NULL) {
+        lf = last;
+    }
+
+    cr = memchr(p, '\r', lf - p);
+
+    return cr ? cr : lf;
+}
+
+
 static void
 ngx_http_fireworks_usage_json(ngx_http_fireworks_usage_t *u, u_char *p,
     u_char *last)
 {
+    u_char  *q;
+    size_t   n;
+
     while (p < last) {
 
-        if (u->str && !u->keying && !u->esc) {
+        if (u->str && !u->esc) {
 
-            /* a string's contents, a message's text: nothing to see */
+            /* a string's contents up to its end or an escape, at once */
 
-            while (p < last && *p != '"' && *p != '\\') {
-                p++;
+            q = ngx_http_fireworks_usage_quote(p, last);
+
+            if (u->keying && !u->kbad) {
+                n = q - p;
+
+                if (u->klen == 0 && q < last && *q == '"') {
+
+                    /* the whole key is here: no copy */
+
+                    u->kid = ngx_http_fireworks_usage_match(p, n);
+                    u->keying = 0;
+                    u->str = 0;
+                    p = q + 1;
+                    continue;
+                }
+
+                if (u->klen + n <= sizeof(u->key)) {
+                    ngx_memcpy(u->key + u->klen, p, n);
+                    u->klen += n;
+
+                } else {
+                    u->kbad = 1;
+                }
             }
+
+            p = q;
+
+            if (p == last) {
+                return;
+            }
+
+        } else if (!u->str && u->depth && !u->read) {
+
+            p = ngx_http_fireworks_usage_skip(u, p, last);
 
             if (p == last) {
                 return;
@@ -392,18 +499,73 @@ ngx_http_fireworks_usage_json(ngx_http_fireworks_usage_t *u, u_char *p,
 
 
 /*
- * One byte of JSON.  Keys are read at depth 1 (the top object), 2 (its
- * "usage" object) and 3 (usage's "prompt_tokens_details"), the only
- * containers that are known to be objects; deeper, only the depth is
- * kept.  A number is taken when its member ends.
+ * In a container that is not read (the choices, a message, anything past
+ * depth 3) only its end matters: strings and nested containers are
+ * skipped in a tight loop, and the container's own closing bracket is
+ * left to ngx_http_fireworks_usage_byte().
  */
 
-#define ngx_http_fireworks_usage_read(u)                                     \
-    (((u)->depth == 1 && (u)->top)                                           \
-     || ((u)->depth == 2 && (u)->in_usage)                                   \
-     || ((u)->depth == 3 && (u)->in_details))
+static u_char *
+ngx_http_fireworks_usage_skip(ngx_http_fireworks_usage_t *u, u_char *p,
+    u_char *last)
+{
+    ngx_uint_t  d, depth;
 
-static void
+    depth = u->depth;
+
+    for (d = depth; p < last; p++) {
+
+        switch (*p) {
+
+        case '"':
+
+            for (p = ngx_http_fireworks_usage_quote(p + 1, last);
+                 p < last && *p == '\\';
+                 p = ngx_http_fireworks_usage_quote(p + 2, last))
+            {
+                if (p + 1 == last) {
+                    u->esc = 1;
+                    p = last;
+                    break;
+                }
+            }
+
+            if (p == last) {
+                u->str = 1;
+                u->depth = d;
+                ngx_http_fireworks_usage_level(u);
+                return p;
+            }
+
+            break;
+
+        case '{':
+        case '[':
+            d++;
+            break;
+
+        case '}':
+        case ']':
+
+            if (d == depth) {
+                return p;
+            }
+
+            d--;
+            break;
+        }
+    }
+
+    u->depth = d;
+    ngx_http_fireworks_usage_level(u);
+
+    return p;
+}
+
+
+/* one byte of JSON where it is read; a number is taken when it ends */
+
+static ngx_inline void
 ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
 {
     if (u->str) {
@@ -447,7 +609,7 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
     case '"':
         u->str = 1;
 
-        if (ngx_http_fireworks_usage_read(u)) {
+        if (u->read) {
 
             if (u->expect_key) {
                 u->keying = 1;
@@ -466,7 +628,7 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
         if (u->depth == 0) {
             u->top = 1;
 
-        } else if (ngx_http_fireworks_usage_read(u) && !u->expect_key) {
+        } else if (u->read && !u->expect_key) {
 
             if (u->depth == 1 && u->kid == NGX_HTTP_FIREWORKS_KEY_USAGE) {
                 u->in_usage = 1;
@@ -480,19 +642,21 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
         }
 
         u->depth++;
+        ngx_http_fireworks_usage_level(u);
         u->expect_key = 1;
         u->kid = NGX_HTTP_FIREWORKS_KEY_NONE;
         return;
 
     case '[':
         u->depth++;
+        ngx_http_fireworks_usage_level(u);
         u->expect_key = 0;
         return;
 
     case '}':
     case ']':
 
-        if (ngx_http_fireworks_usage_read(u)) {
+        if (u->read) {
             ngx_http_fireworks_usage_number(u);
 
             if (u->depth == 2 && ch == '}'
@@ -521,13 +685,15 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
             u->in_details = 0;
         }
 
+        ngx_http_fireworks_usage_level(u);
+
         u->expect_key = 0;
         u->kid = NGX_HTTP_FIREWORKS_KEY_NONE;
         return;
 
     case ',':
 
-        if (ngx_http_fireworks_usage_read(u)) {
+        if (u->read) {
             ngx_http_fireworks_usage_number(u);
             u->expect_key = 1;
             u->kid = NGX_HTTP_FIREWORKS_KEY_NONE;
@@ -537,7 +703,7 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
 
     case ':':
 
-        if (ngx_http_fireworks_usage_read(u)) {
+        if (u->read) {
             u->expect_key = 0;
             u->value = 0;
             u->digits = 0;
@@ -548,7 +714,7 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
 
     default:
 
-        if (!ngx_http_fireworks_usage_read(u) || u->expect_key) {
+        if (!u->read || u->expect_key) {
             return;
         }
 
@@ -568,24 +734,46 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
 static void
 ngx_http_fireworks_usage_key(ngx_http_fireworks_usage_t *u)
 {
+    u->kid = u->kbad ? NGX_HTTP_FIREWORKS_KEY_NONE
+                     : ngx_http_fireworks_usage_match(u->key, u->klen);
+}
+
+
+/* the key of [p, p + len), by its length first: most keys differ in it */
+
+static u_char
+ngx_http_fireworks_usage_match(u_char *p, size_t len)
+{
     ngx_uint_t  i;
 
-    u->kid = NGX_HTTP_FIREWORKS_KEY_NONE;
+    switch (len) {
 
-    if (u->kbad) {
-        return;
+    case sizeof("usage") - 1:
+        i = NGX_HTTP_FIREWORKS_KEY_USAGE;
+        break;
+
+    case sizeof("prompt_tokens") - 1:
+        i = (p[0] == 'p') ? NGX_HTTP_FIREWORKS_KEY_PROMPT
+                          : NGX_HTTP_FIREWORKS_KEY_CACHED;
+        break;
+
+    case sizeof("completion_tokens") - 1:
+        i = NGX_HTTP_FIREWORKS_KEY_COMPLETION;
+        break;
+
+    case sizeof("prompt_tokens_details") - 1:
+        i = NGX_HTTP_FIREWORKS_KEY_DETAILS;
+        break;
+
+    default:
+        return NGX_HTTP_FIREWORKS_KEY_NONE;
     }
 
-    for (i = 1; i <= NGX_HTTP_FIREWORKS_KEY_DETAILS; i++) {
-        if (ngx_http_fireworks_usage_keys[i].len == u->klen
-            && ngx_strncmp(ngx_http_fireworks_usage_keys[i].data, u->key,
-                           u->klen)
-               == 0)
-        {
-            u->kid = (u_char) i;
-            return;
-        }
+    if (ngx_memcmp(p, ngx_http_fireworks_usage_keys[i].data, len) != 0) {
+        return NGX_HTTP_FIREWORKS_KEY_NONE;
     }
+
+    return (u_char) i;
 }
 
 
@@ -636,6 +824,7 @@ ngx_http_fireworks_usage_reset(ngx_http_fireworks_usage_t *u)
     u->top = 0;
     u->in_usage = 0;
     u->in_details = 0;
+    u->read = 0;
     u->expect_key = 0;
     u->str = 0;
     u->esc = 0;
