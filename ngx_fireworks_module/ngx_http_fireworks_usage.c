@@ -563,6 +563,12 @@ ngx_http_fireworks_usage_skip(ngx_http_fireworks_usage_t *u, u_char *p,
 }
 
 
+/* a count of the usage object just read: 0 when it had none */
+
+#define ngx_http_fireworks_usage_count(u, key)                               \
+    (((u)->have & (1 << (key))) ? (u)->pending[(key) - 1] : 0)
+
+
 /* one byte of JSON where it is read; a number is taken when it ends */
 
 static ngx_inline void
@@ -665,10 +671,12 @@ ngx_http_fireworks_usage_byte(ngx_http_fireworks_usage_t *u, u_char ch)
             {
                 /* the usage object is complete: it is the answer's */
 
-                u->prompt = u->pending[0];
-                u->completion = u->pending[1];
-                u->cached = (u->have & (1 << NGX_HTTP_FIREWORKS_KEY_CACHED))
-                            ? u->pending[2] : 0;
+                u->prompt = ngx_http_fireworks_usage_count(u,
+                                NGX_HTTP_FIREWORKS_KEY_PROMPT);
+                u->completion = ngx_http_fireworks_usage_count(u,
+                                NGX_HTTP_FIREWORKS_KEY_COMPLETION);
+                u->cached = ngx_http_fireworks_usage_count(u,
+                                NGX_HTTP_FIREWORKS_KEY_CACHED);
                 u->has_usage = 1;
             }
         }

@@ -248,6 +248,40 @@ SKIP: {
 
 $t->finish(allow => [qr/upstream prematurely closed connection/]);
 
+# the scanner itself against random answers (t/usage/): whole, byte by
+# byte, in random pieces, as JSON and as streams; with the sanitizers
+# where the compiler has them
+
+SKIP: {
+    my $root = "$FindBin::Bin/..";
+    my $objs = "$root/build/objs";
+    my ($src) = grep { -f "$_/src/core/ngx_config.h" }
+        "$root/build/nginx-dev-src", '/usr/share/nginx/src';
+    skip 'no build/objs or nginx headers: ./build.sh first', 2
+        unless -f "$objs/ngx_auto_config.h" && $src;
+    skip 'no python3', 2 if system('python3 -c 1 2>/dev/null');
+
+    my $inc = join ' ', map { "-I$_" } $objs, "$root/ngx_fireworks_module",
+        map { "$src/src/$_" } qw{core event event/modules os/unix http
+        http/modules http/v2};
+    my $bin = "$d/usage-check";
+    my $san = system("cc -fsanitize=address,undefined -x c /dev/null "
+        . "-o /dev/null 2>/dev/null") ? '' : '-fsanitize=address,undefined';
+    my $out = `cc -O1 -g $san -w $inc $FindBin::Bin/usage/check.c -o $bin 2>&1`;
+    is($?, 0, 'usage check: built') or diag $out;
+
+    my ($cases, $fails) = (0, 0);
+    for my $seed (1 .. 20) {
+        my $r = `python3 $FindBin::Bin/usage/gen.py $seed | ASAN_OPTIONS=detect_leaks=0 $bin 2>&1`;
+        my ($n, $f) = $r =~ /^(\d+) cases, (\d+) failures$/m;
+        diag $r if !defined $f || $f;
+        $cases += $n // 0;
+        $fails += $f // 1;
+    }
+    is($fails, 0, "usage check: $cases random answers, whole, byte by byte, "
+        . 'in pieces, as JSON and in streams');
+}
+
 # without a zone: the variables alone; without either, nothing is read
 
 for my $vars (1, 0) {
