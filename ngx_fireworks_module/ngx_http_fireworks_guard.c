@@ -210,7 +210,7 @@ ngx_http_fireworks_guard_hold(ngx_http_request_t *r,
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
     if (flcf->gate == NGX_HTTP_FIREWORKS_GATE_OFF
-        || (ctx->attempt == 0 && flcf->gate != NGX_HTTP_FIREWORKS_GATE_ALL))
+        || (ctx->attempts == 0 && flcf->gate != NGX_HTTP_FIREWORKS_GATE_ALL))
     {
         return NGX_OK;
     }
@@ -260,7 +260,7 @@ ngx_http_fireworks_guard_answer(ngx_http_request_t *r,
     if (status == NGX_HTTP_TOO_MANY_REQUESTS
         || status == NGX_HTTP_SERVICE_UNAVAILABLE)
     {
-        if (ngx_http_fireworks_retry_after(ctx->sr, &ra) == NGX_OK) {
+        if (ngx_http_fireworks_retry_after(ctx->attempt.sr, &ra) == NGX_OK) {
             ngx_http_fireworks_gate_close(r, ctx, ngx_current_msec + ra);
         }
 

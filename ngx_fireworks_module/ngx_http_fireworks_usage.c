@@ -227,7 +227,6 @@ static ngx_http_fireworks_usage_t *
 ngx_http_fireworks_usage_start(ngx_http_request_t *sr,
     ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_table_elt_t                 *h;
     ngx_http_fireworks_usage_t      *u;
     ngx_http_fireworks_main_conf_t  *fmcf;
 
@@ -246,16 +245,10 @@ ngx_http_fireworks_usage_start(ngx_http_request_t *sr,
 
     /* the API's own header: a gzip filter of the client's may follow */
 
-    h = sr->headers_out.content_encoding;
-
-    if (h && h->hash && h->value.len
-        && !(h->value.len == 8
-             && ngx_strncasecmp(h->value.data, (u_char *) "identity", 8)
-                == 0))
-    {
+    if (ngx_http_fireworks_encoded(sr)) {
         u->mode = NGX_HTTP_FIREWORKS_USAGE_NONE;
 
-    } else if (ctx->sse) {
+    } else if (ctx->attempt.sse) {
         u->mode = NGX_HTTP_FIREWORKS_USAGE_SSE;
 
     } else {

@@ -1,11 +1,16 @@
 #!/usr/bin/perl
 
 # The benchmarks do not rot: every script of bench/ runs with tiny settings
-# (--smoke) against the real processes and writes its part of the report.
-# The numbers of a smoke run mean nothing; what is checked is that each
-# benchmark ran to the end and reported what it should.  Each script
-# itself fails on an alert or crit in the error logs, a failed request, or
-# a retried body that differs from the client's.
+# (--smoke) against the real processes and writes its part of the report,
+# which bench/run.pl puts together.  The numbers of a smoke run mean
+# nothing; what is checked is that each benchmark ran to the end and
+# reported what it should, that the goals it judges agree with its own
+# numbers, and that every nginx it started kept its temp files in its own
+# prefix (never in /var/lib/nginx, which belongs to the machine's nginx
+# and its user).  Each script itself fails on an alert or crit in the
+# error logs, a failed request, or a retried body that differs from the
+# client's.  Each benchmark is a subtest of its own: one that fails fails
+# its subtest, and the others still run.
 
 use warnings;
 use strict;
@@ -37,6 +42,9 @@ my $out = tempdir('fireworks-bench-smoke-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $nginx = $ENV{BENCH_NGINX} || '/usr/sbin/nginx';
 my $lua = '/usr/lib/nginx/modules';
 
+# (nginx -t makes the temp paths too: these, not /var/lib/nginx's)
+my $temp = join '', map { "    ${_}_temp_path $out/peers-$_;\n" }
+    qw/client_body proxy fastcgi uwsgi scgi/;
 open my $cf, '>', "$out/peers.conf" or die "$out/peers.conf: $!\n";
 print $cf <<"EOF";
 load_module $lua/ndk_http_module.so;
@@ -44,6 +52,7 @@ load_module $lua/ngx_http_lua_module.so;
 pid $out/peers.pid;
 events { }
 http {
+$temp
     server { location = /_status { stub_status; } }
 }
 EOF
@@ -57,89 +66,304 @@ if ($? != 0) {
 }
 unlink "$out/peers.conf", "$out/peers.log";
 
-my $log = `perl $root/bench/run.pl --smoke --out $out 2>&1`;
-is($?, 0, 'bench/run.pl --smoke ran every benchmark') or diag $log;
+my @benchmarks = qw/overhead faults waiting bodies stream storm/;
 
-my $md = read_file("$out/benchmarks.md", undef);
-BAIL_OUT("no benchmarks.md") unless defined $md;
+my %check = (
+    overhead => \&check_overhead,
+    faults => \&check_faults,
+    waiting => \&check_waiting,
+    bodies => \&check_bodies,
+    stream => \&check_stream,
+    storm => \&check_storm,
+);
 
-like($md, qr/^## The machine and the method/m, 'machine section');
-like($md, qr/^## 1\. Success-path overhead/m, 'overhead section');
-like($md, qr/^## 2\. Under faults/m, 'faults section');
-like($md, qr/^## 3\. \d+ requests waiting at once/m, 'waiting section');
-like($md, qr/^## 4\. Large bodies, retried/m, 'bodies section');
-like($md, qr/^## 5\. Streaming latency/m, 'stream section');
-like($md, qr/^## 6\. Retry storms/m, 'storm section');
+for my $name (@benchmarks) {
+    subtest "bench/$name.pl --smoke" => sub { smoke($name) };
+}
 
-# each variant of benchmark 1 measured, with its ratio to proxy_pass
+done_testing;
 
-for my $v ('plain `proxy_pass`', '`fireworks_pass`',
-    'Lua retry loop (`ngx.location.capture`)', 'HAProxy 2.6 `retry-on`')
-{
-    like($md, qr/^\| \Q$v\E \| \d+ \| \d\.\d{3} \| [\d.]+ \| \d\.\d{3} \|/m,
-        "overhead: $v measured");
+# One benchmark through bench/run.pl (--only NAME), its scratch
+# directories kept (BENCH_LEAVE) in a directory of its own, so that the
+# configurations of the nginx it started can be read afterwards.
+
+sub smoke {
+    my ($name) = @_;
+    my $tmp = "$out/tmp-$name";
+    mkdir $tmp or die "$tmp: $!\n";
+    unlink "$out/benchmarks.md";
+
+    local $ENV{TMPDIR} = $tmp;
+    local $ENV{BENCH_LEAVE} = 1;
+    my $log = `perl $root/bench/run.pl --smoke --out $out --only $name 2>&1`;
+    is($?, 0, "bench/$name.pl ran to the end") or diag $log;
+
+    my $md = read_file("$out/benchmarks.md", '');
+    like($md, qr/^## The machine and the method/m,
+        'run.pl wrote benchmarks.md with the machine section');
+
+    own_temp_paths($name, $tmp);
+
+    $check{$name}->($md) if length $md;
+}
+
+# Every nginx.conf the benchmark wrote (one per nginx, in its prefix)
+# sets each temp path to a directory of that prefix, which nginx made.
+
+sub own_temp_paths {
+    my ($name, $tmp) = @_;
+    my @confs = glob("$tmp/fireworks-bench-*/*/nginx.conf");
+    ok(scalar @confs, "$name: nginx configurations found") or return;
+    for my $conf (@confs) {
+        (my $prefix = $conf) =~ s{/nginx\.conf$}{};
+        my $text = read_file($conf);
+        my $rel = substr($conf, length $tmp);
+        for my $kind (qw/client_body proxy fastcgi uwsgi scgi/) {
+            my ($path) = $text =~ /^\s*${kind}_temp_path\s+(\S+?);/m;
+            ok(defined $path && index($path, "$prefix/") == 0 && -d $path,
+                "$rel: ${kind}_temp_path in its prefix")
+                or diag($path // "no ${kind}_temp_path");
+        }
+    }
+}
+
+sub check_overhead {
+    my ($md) = @_;
+    like($md, qr/^## 1\. Success-path overhead/m, 'overhead section');
+
+    # each variant measured, with its ratio to proxy_pass
+    for my $v ('plain `proxy_pass`', '`fireworks_pass`',
+        'Lua retry loop (`ngx.location.capture`)', 'HAProxy 2.6 `retry-on`')
+    {
+        like($md, qr/^\| \Q$v\E \| \d+ \| \d\.\d{3} \| [\d.]+ \| \d\.\d{3} \|/m,
+            "overhead: $v measured");
+    }
+    like($md, qr/^\| `fireworks_pass`, counted in a `fireworks_zone` \| \d+ \| \d\.\d{3} \|/m,
+        'overhead: metrics on against off');
+    like($md, qr/^\| `fireworks_pass`, workload from `\$fireworks_model` \| \d+ \| \d\.\d{3} \|/m,
+        'overhead: inspection on against off');
+    ok(-s "$out/overhead.png", 'overhead plot');
 }
 
 # under faults the retrying gateways succeed where proxy_pass cannot
 
-my ($faults) = $md =~ /^(## 2\..*?)^## 3\./ms;
-my ($fw_ok) = ($faults // '') =~ /^\| `fireworks_pass` \| ([\d.]+) \|/m;
-my ($px_ok) = ($faults // '') =~ /^\| plain `proxy_pass` \| ([\d.]+) \|/m;
-cmp_ok($fw_ok // 0, '>=', 97, 'faults: fireworks_pass succeeds');
-cmp_ok($px_ok // 100, '<', 90, 'faults: proxy_pass passes the 503s on');
+sub check_faults {
+    my ($md) = @_;
+    like($md, qr/^## 2\. Under faults/m, 'faults section');
+    my ($fw_ok) = $md =~ /^\| `fireworks_pass` \| ([\d.]+) \|/m;
+    my ($px_ok) = $md =~ /^\| plain `proxy_pass` \| ([\d.]+) \|/m;
+    cmp_ok($fw_ok // 0, '>=', 97, 'faults: fireworks_pass succeeds');
+    cmp_ok($px_ok // 100, '<', 90, 'faults: proxy_pass passes the 503s on');
+}
 
 # limit_req, fireworks_pass after attempt 1 and after attempt 5 hold the
 # same requests; each holding costs memory, and the ratios are there
 
-like($md, qr/^\| measure \| `limit_req` \(a\) \| `fireworks_pass`, after attempt 1 \(b\) \| `fireworks_pass`, after attempt 5 \(c\) \|/m,
-    'waiting: the three variants');
-like($md, qr/^\| requests answered 200 \| (\d+) of \1 \| \1 of \1 \| \1 of \1 \|/m,
-    'waiting: every request answered 200');
-my @kb = $md =~ /^\| memory per waiting request \(RSS delta \/ N\) \| ([\d.]+) KB \| ([\d.]+) KB \| ([\d.]+) KB \|/m;
-is(scalar(grep { $_ > 0 } @kb), 3, 'waiting: memory per request, > 0 for each')
-    or diag "@kb";
-like($md, qr/^\| ratio to limit_req \| 1\.000 \| \d+\.\d{3} \| \d+\.\d{3} \|/m,
-    'waiting: ratios to limit_req');
-like($md, qr/^\| timer error \(end of wait - start - wait\), p50 \| -?\d+ ms \| -?\d+ ms \| -?\d+ ms \|/m,
-    'waiting: timer error');
-
-is(() = $md =~ /^\| [\d.]+ MB \| fireworks_pass, 3 attempts/mg, 2,
-    'bodies: both sizes retried');
-
-like($md, qr/^\| event delay, p50 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| [-+][\d.]+ \|/m,
-    'stream: event delay compared');
-like($md, qr/^\| time to the header, p50 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| [-+][\d.]+ \|/m,
-    'stream: time to the header, with and without the hold');
-like($md, qr/^\| `fireworks_pass`, counted in a `fireworks_zone` \| \d+ \| \d\.\d{3} \|/m,
-    'overhead: metrics on against off');
-like($md, qr/^\| `fireworks_pass`, workload from `\$fireworks_model` \| \d+ \| \d\.\d{3} \|/m,
-    'overhead: inspection on against off');
-
-# the storm: every variant of each part measured, the goals judged
-
-my ($storm) = $md =~ /^(## 6\..*)/ms;
-$storm //= '';
-for my $v ('(a) no gateway, clients retry (seed recipe)',
-    '(b) `fireworks_pass`, no guard',
-    '(c) `fireworks_pass`, `fireworks_gate on` + budget',
-    '(d) `fireworks_pass`, `fireworks_gate all` + budget')
-{
-    is(() = $storm =~ /^\| \Q$v\E \| \d+(?:\.\d)? \| [\d.]+ \| [\d.]+ \|/mg, 2,
-        "storm: $v measured in the rate limit and the outage");
+sub check_waiting {
+    my ($md) = @_;
+    like($md, qr/^## 3\. \d+ requests waiting at once/m, 'waiting section');
+    like($md, qr/^\| measure \| `limit_req` \(a\) \| `fireworks_pass`, after attempt 1 \(b\) \| `fireworks_pass`, after attempt 5 \(c\) \|/m,
+        'waiting: the three variants');
+    like($md, qr/^\| requests answered 200 \| (\d+) of \1 \| \1 of \1 \| \1 of \1 \|/m,
+        'waiting: every request answered 200');
+    my @kb = $md =~ /^\| memory per waiting request \(RSS delta \/ N\) \| ([\d.]+) KB \| ([\d.]+) KB \| ([\d.]+) KB \|/m;
+    is(scalar(grep { $_ > 0 } @kb), 3, 'waiting: memory per request, > 0 for each')
+        or diag "@kb";
+    like($md, qr/^\| ratio to limit_req \| 1\.000 \| \d+\.\d{3} \| \d+\.\d{3} \|/m,
+        'waiting: ratios to limit_req');
+    like($md, qr/^\| timer error \(end of wait - start - wait\), p50 \| -?\d+ ms \| -?\d+ ms \| -?\d+ ms \|/m,
+        'waiting: timer error');
+    ok(-s "$out/waiting.png", 'waiting plot');
 }
-like($storm, qr/^\| \(e\) as \(d\), no warm-up \| \d+ \| [\d.]+ \|/m,
-    'storm: the cold gate measured');
-is(() = $storm =~ /^\| \([cde]\) [^|]+ \| (?:met|not met) \(/mg, 5,
-    'storm: the goals judged');
-like($storm, qr/^\| requests answered 200 \| (\d+) of \1 \| \1 of \1 \|/m,
-    'storm: every held request answered 200');
-like($storm, qr/^\| held by the gate \| 0 \| (\d+) \|/m,
-    'storm: the gate held them');
-like($storm, qr/^Memory per request, held by the gate against plain backoff: \d+\.\d{3}\./m,
-    'storm: the memory ratio');
 
-ok(-s "$out/overhead.png", 'overhead plot');
-ok(-s "$out/waiting.png", 'waiting plot');
-ok(-s "$out/storm.png", 'storm plot');
+sub check_bodies {
+    my ($md) = @_;
+    like($md, qr/^## 4\. Large bodies, retried/m, 'bodies section');
+    is(() = $md =~ /^\| [\d.]+ MB \| fireworks_pass, 3 attempts/mg, 2,
+        'bodies: both sizes retried');
+}
 
-done_testing;
+sub check_stream {
+    my ($md) = @_;
+    like($md, qr/^## 5\. Streaming latency/m, 'stream section');
+    like($md, qr/^\| event delay, p50 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| [-+][\d.]+ \|/m,
+        'stream: event delay compared');
+    like($md, qr/^\| time to the header, p50 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \| [-+][\d.]+ \|/m,
+        'stream: time to the header, with and without the hold');
+}
+
+# the storm: every variant of each part measured, and the goals judged
+# as the numbers of the same report say
+
+sub check_storm {
+    my ($md) = @_;
+    like($md, qr/^## 6\. Retry storms/m, 'storm section');
+    my ($storm) = $md =~ /^(## 6\..*)/ms;
+    $storm //= '';
+    for my $v ('(a) no gateway, clients retry (seed recipe)',
+        '(b) `fireworks_pass`, no guard',
+        '(c) `fireworks_pass`, `fireworks_gate on` + budget',
+        '(d) `fireworks_pass`, `fireworks_gate all` + budget')
+    {
+        is(() = $storm =~ /^\| \Q$v\E \| \d+(?:\.\d)? \| [\d.]+ \| [\d.]+ \|/mg, 2,
+            "storm: $v measured in the rate limit and the outage");
+    }
+    like($storm, qr/^\| \(e\) as \(d\), no warm-up \| \d+ \| [\d.]+ \|/m,
+        'storm: the cold gate measured');
+    like($storm, qr/^\| requests answered 200 \| (\d+) of \1 \| \1 of \1 \|/m,
+        'storm: every held request answered 200');
+    like($storm, qr/^\| held by the gate \| 0 \| (\d+) \|/m,
+        'storm: the gate held them');
+
+    my ($rate) = $storm =~ /^(### Rate limit.*?)^### /ms;
+    my ($outage) = $storm =~ /^(### Outage.*?)^### /ms;
+    my ($memory) = $storm =~ /^(### \d+ requests held by the gate.*)/ms;
+    my ($R) = $storm =~ /\bR = (\d+) requests\/s/;
+    rate_goals($rate // '', $R);
+    outage_goals($outage // '');
+    memory_goals($memory // '');
+    ok(-s "$out/storm.png", 'storm plot');
+}
+
+# A markdown table of TEXT whose first header cell is FIRST: the header's
+# cells, and the rows as hashes by header cell, keyed by the first cell's
+# "(x)" label
+
+sub table {
+    my ($text, $first) = @_;
+    my ($block) = $text =~ /^(\| \Q$first\E \|.*?\n)(?!\|)/ms;
+    return ([], {}) unless $block;
+    my @lines = grep { !/^\| ---/ } split /\n/, $block;
+    my @head = cells(shift @lines);
+    my %rows;
+    for (@lines) {
+        my @c = cells($_);
+        my ($key) = $c[0] =~ /^(\([a-z]\))/ or next;
+        @{$rows{$key}}{@head} = @c;
+    }
+    return (\@head, \%rows);
+}
+
+sub cells {
+    my ($line) = @_;
+    $line =~ s/^\|\s*|\s*\|\s*$//g;
+    return split /\s*\|\s*/, $line;
+}
+
+# A verdict is "met (VALUE...)" or "not met (VALUE...)"; it must be "met"
+# exactly when VALUE is within BOUND.  A value within half a unit of its
+# last digit of the bound may be judged either way (the verdict is made
+# on the unrounded number).
+
+sub verdict {
+    my ($what, $cell, $value, $op, $bound) = @_;
+    my ($says) = ($cell // '') =~ /^(met|not met) \(/;
+    ok(defined $says, "$what: judged") or return diag($cell // 'no cell');
+    return fail("$what: no value or no bound to judge")
+        unless defined $value && defined $bound;
+    my ($decimals) = $value =~ /\.(\d+)$/;
+    my $half = 0.5 * 10 ** -length($decimals // '');
+    return pass("$what: at the bound, either way")
+        if abs($value - $bound) <= $half;
+    my $met = $op eq '<=' ? $value <= $bound : $value >= $bound;
+    is($says, $met ? 'met' : 'not met', "$what: $value $op $bound is "
+        . ($met ? 'met' : 'not met'));
+}
+
+sub same {
+    my ($what, $got, $want, $tolerance) = @_;
+    ok(defined $got && defined $want && $got =~ /^[\d.]+$/
+        && $want =~ /^[\d.]+$/ && abs($got - $want) <= ($tolerance // 0),
+        "$what: the verdict's value is the table's")
+        or diag(($got // 'none') . ' against ' . ($want // 'none'));
+}
+
+# rate limit: attempts per success <= 1.2, successes/s >= 0.95 R, success
+# % no worse than (b), each bound read from the goal table's header
+
+sub rate_goals {
+    my ($text, $R) = @_;
+    my ($head, $data) = table($text, 'variant');
+    my ($ghead, $goals) = table($text, 'guard');
+    is(scalar keys %$goals, 3, 'rate limit: (c), (d), (e) judged');
+    my ($aps, $okps, $okpct) = @$ghead[1 .. 3];
+    my ($aps_bound) = ($aps // '') =~ /^attempts per success <= ([\d.]+)$/;
+    my ($okps_f) = ($okps // '') =~ /^successes\/s >= ([\d.]+) R$/;
+    ok(defined $aps_bound && defined $okps_f && defined $R
+        && ($okpct // '') eq 'success % >= without the guard',
+        'rate limit: the goals and R named') or diag "@$ghead; R $R";
+    for my $k (sort keys %$goals) {
+        my ($g, $d) = ($goals->{$k}, $data->{$k});
+        my ($v1) = ($g->{$aps} // '') =~ /\(([\d.]+)\)$/;
+        same("rate $k attempts per success", $v1, $d->{'attempts per success'});
+        verdict("rate $k attempts per success", $g->{$aps}, $v1, '<=',
+            $aps_bound);
+        my ($v2) = ($g->{$okps} // '') =~ /\(([\d.]+)\)$/;
+        same("rate $k successes/s", $v2, $d->{'successes/s'});
+        verdict("rate $k successes/s", $g->{$okps}, $v2, '>=',
+            defined $R && defined $okps_f ? $okps_f * $R : undef);
+        my ($v3, $base) = ($g->{$okpct} // '') =~ /\(([\d.]+) vs ([\d.]+)\)$/;
+        same("rate $k success %", $v3, $d->{'success %'});
+        same("rate $k success % of (b)", $base, $data->{'(b)'}{'success %'});
+        verdict("rate $k success %", $g->{$okpct}, $v3, '>=', $base);
+    }
+}
+
+# the outage: retries <= BUDGET % of the requests (the attempts per client
+# request less one), recovery <= 2 s (the time back to normal successes/s)
+
+sub outage_goals {
+    my ($text) = @_;
+    my ($head, $data) = table($text, 'variant');
+    my ($ghead, $goals) = table($text, 'guard');
+    is(scalar keys %$goals, 2, 'outage: (c), (d) judged');
+    my ($retries, $recovery) = @$ghead[1, 2];
+    my ($r_bound) = ($retries // '') =~ /^retries <= ([\d.]+) % of requests$/;
+    my ($s_bound) = ($recovery // '') =~ /^recovery <= ([\d.]+) s$/;
+    ok(defined $r_bound && defined $s_bound, 'outage: the goals named')
+        or diag "@$ghead";
+    for my $k (sort keys %$goals) {
+        my ($g, $d) = ($goals->{$k}, $data->{$k});
+        my ($v1) = ($g->{$retries} // '') =~ /\(([\d.]+) %\)$/;
+        my $per = $d->{'attempts per client request'};
+        # both rounded: the attempts to 2 decimals, the share to 1
+        same("outage $k retries", $v1,
+            defined $per && $per =~ /^[\d.]+$/ ? ($per - 1) * 100 : undef,
+            0.55);
+        verdict("outage $k retries", $g->{$retries}, $v1, '<=', $r_bound);
+        my $back = $d->{'successes/s back to normal after, s'} // '';
+        if ($back =~ /^[\d.]+$/) {
+            my ($v2) = ($g->{$recovery} // '') =~ /\(([\d.]+) s\)$/;
+            same("outage $k recovery", $v2, $back);
+            verdict("outage $k recovery", $g->{$recovery}, $v2, '<=', $s_bound);
+        } else {
+            like($g->{$recovery} // '', qr/^not met/,
+                "outage $k recovery: not back to normal, not met");
+        }
+    }
+}
+
+# the gate's hold against plain backoff: the ratio is the table's memory
+# per request, gate over plain; memory met within 5 %, CPU within 0.5 %
+# of a core
+
+sub memory_goals {
+    my ($text) = @_;
+    my $kb = qr/^\| memory per waiting request \(RSS delta \/ N\)/m;
+    my $cpu_row = qr/^\| worker CPU while all wait/m;
+    my $cpu_cell = qr/([\d.]+) % of a core over [\d.]+ s/;
+    my ($kb_plain, $kb_gate) = $text =~ /$kb \| ([\d.]+) KB \| ([\d.]+) KB \|/;
+    my ($cpu_plain, $cpu_gate) = $text =~ /$cpu_row \| $cpu_cell \| $cpu_cell/;
+    my $held = qr/held by the gate against plain backoff: (\d+\.\d{3})\./;
+    my $judged = qr/memory (met|not met) \(within 5 %[^)]*\), CPU (met|not met)/;
+    my ($ratio, $mem, $cpu) = $text =~
+        /^Memory per request, $held\s+The goal, [^:]*: $judged \(within 0\.5 %/m;
+    ok(defined $ratio && defined $kb_plain && defined $cpu_plain,
+        'storm memory: measured and judged') or return;
+    ok($kb_plain > 0
+        && abs($ratio - $kb_gate / $kb_plain) <= 0.002 * $ratio + 0.001,
+        "storm memory: the ratio $ratio is $kb_gate KB / $kb_plain KB");
+    verdict('storm memory: within 5 %', "$mem (", $ratio, '<=', 1.05);
+    verdict('storm memory: CPU within 0.5 % of a core', "$cpu (", $cpu_gate,
+        '<=', $cpu_plain + 0.5);
+}

@@ -22,6 +22,11 @@
 //                       first event (the API's time to first token)
 //   stall;n=N;ms=M      N events, then silence with the connection open
 //   cut;n=N;ms=M        N events, then the connection is closed
+//                       sse, stall and cut take cl=1 (Content-Length of
+//                       the whole stream, N events and [DONE], so that a
+//                       cut one ends short of it) and gzip=1 (the stream
+//                       gzipped, Content-Encoding: gzip, flushed after
+//                       each event; no Content-Length)
 //   slow;ms=M           wait M ms, then a chat completion
 //   hang                accept and never answer
 //   close               close the connection without an answer
@@ -161,41 +166,77 @@ function includeUsage(body) {
   catch (e) { return false; }
 }
 
+// What a stream's events are written through: the response itself, or
+// with gzip=1 a gzip stream flushed after each event (as an API that
+// compresses SSE must, or its events would wait in the compressor).
+function encoder(res, gzip) {
+  if (!gzip) {
+    return { write: (s, cb) => { res.write(s); cb(); }, end: (s) => res.end(s) };
+  }
+  const gz = zlib.createGzip();
+  const drain = () => { let d; while ((d = gz.read()) !== null) res.write(d); };
+  return {
+    write: (s, cb) => {
+      gz.write(s);
+      gz.flush(zlib.constants.Z_SYNC_FLUSH, () => { drain(); cb(); });
+    },
+    end: (s) => {
+      gz.on('readable', drain);
+      gz.on('end', () => res.end());
+      gz.end(s);
+    },
+  };
+}
+
 function stream(req, res, step, id, m, end, body) {
   const n = parseInt(step.n || '5', 10);
+  const ms = parseInt(step.ms || '50', 10);
+  const gzip = step.gzip === '1';
   const told = end === 'done' && step.usage !== '0';
   const own = told && includeUsage(body);
   const u = usage(step, parseInt(step.ct || String(n), 10));
-  const ms = parseInt(step.ms || '50', 10);
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
-                       'x-request-id': id });
+  const evFor = (i) => {
+    const last = told && !own && i === n - 1;
+    let eu = told ? (last ? u : null) : undefined;
+    if (told && step.every) eu = usage(step, last ? u.completion_tokens : i + 1);
+    return chunk(id, m, i, n, step.ts === '1', eu);
+  };
+  const tail = (own ? 'data: ' + JSON.stringify({ id, object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000), model: m, choices: [], usage: u }) + '\n\n' : '')
+    + 'data: [DONE]\n\n';
+  const headers = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
+                    'x-request-id': id };
+  let events = null;
+  if (gzip) headers['Content-Encoding'] = 'gzip';
+  if (step.cl === '1' && !gzip) {
+    // the length of the whole stream, as if it were to complete
+    events = [];
+    for (let i = 0; i < n; i++) events.push(evFor(i));
+    headers['Content-Length'] = Buffer.byteLength(events.join('') + tail);
+  }
+  res.writeHead(200, headers);
   res.flushHeaders();
+  const out = encoder(res, gzip);
   let i = 0;
   const first = parseInt(step.first || '0', 10);
-  if (step.ping) res.write(': ping\n\n');
+  if (step.ping) out.write(': ping\n\n', () => {});
   const tick = () => {
     if (res.destroyed) return;
     if (i < n) {
-      const last = told && !own && i === n - 1;
-      let eu = told ? (last ? u : null) : undefined;
-      if (told && step.every) eu = usage(step, last ? u.completion_tokens : i + 1);
-      const ev = chunk(id, m, i, n, step.ts === '1', eu);
+      const ev = events ? events[i] : evFor(i);
       i++;
-      if (step.split) { dribble(res, ev, parseInt(step.split, 10), () => setTimeout(tick, ms)); return; }
-      res.write(ev);
-      setTimeout(tick, ms);
+      if (step.split && !gzip) {
+        dribble(res, ev, parseInt(step.split, 10), () => setTimeout(tick, ms));
+        return;
+      }
+      out.write(ev, () => setTimeout(tick, ms));
       return;
     }
-    if (end === 'done' && own) {
-      res.end('data: ' + JSON.stringify({ id, object: 'chat.completion.chunk',
-        created: Math.floor(Date.now() / 1000), model: m, choices: [], usage: u })
-        + '\n\ndata: [DONE]\n\n');
-    }
-    else if (end === 'done') { res.end('data: [DONE]\n\n'); }
+    if (end === 'done') { out.end(tail); }
     else if (end === 'cut' && step.cutusage) {
       const ev = chunk(id, m, n - 1, n, false, u);
-      res.write(ev.slice(0, ev.lastIndexOf('}', ev.lastIndexOf('}') - 1)));
-      setTimeout(() => res.socket.destroy(), 20);
+      out.write(ev.slice(0, ev.lastIndexOf('}', ev.lastIndexOf('}') - 1)),
+                () => setTimeout(() => res.socket.destroy(), 20));
     }
     else if (end === 'cut') { res.socket.destroy(); }
     // 'stall': leave it open
