@@ -5,6 +5,10 @@
 # HAProxy), all in front of the same fast upstream.
 #
 #   perl bench/overhead.pl [--smoke] [--out DIR] [--rounds N] [--seconds S]
+#                          [--features]
+#
+# --features runs only the comparison of the module's features against
+# fireworks_pass alone (metrics, inspection, usage).
 #
 # Rounds alternate the variants (the order rotates every round); the
 # report gives the median of the rounds and each median's ratio to plain
@@ -23,12 +27,19 @@ use Bench;
 use Peers;
 
 my %o = (out => "$FindBin::Bin/../docs", rounds => 7, seconds => 5, c => 32);
-GetOptions(\%o, 'smoke', 'out=s', 'rounds=i', 'seconds=i', 'c=i') or exit 2;
+GetOptions(\%o, 'smoke', 'out=s', 'rounds=i', 'seconds=i', 'c=i', 'features')
+    or exit 2;
 %o = (%o, rounds => 1, seconds => 1) if $o{smoke};
 
 my $bench = Bench->new(name => 'overhead', %o);
 my $urls = Peers::start($bench);
 my @variants = Peers::variants();
+
+if ($o{features}) {
+    $bench->report(features($bench));
+    $bench->stop;
+    exit 0;
+}
 
 # warm up every path: keepalive pools, the Lua code cache
 
@@ -110,10 +121,12 @@ $md .= profile($bench, $urls) unless $o{smoke};
 $bench->report($md);
 $bench->stop;
 
-# What the metrics zone and the body's inspection add: two more gateways
-# like the first, one without a zone and with a location whose workload
-# follows $fireworks_model, one with a zone (every fireworks_pass location
-# counts into it); their variants alternate like the others.
+# What the metrics zone, the body's inspection and the answer's usage
+# add: three more gateways like the first, one without a zone and with a
+# location whose workload follows $fireworks_model, one with a zone (every
+# fireworks_pass location counts into it), one without a zone where a
+# log_format names the usage variables (every answer is read for its
+# usage); their variants alternate like the others.
 
 sub features {
     my ($bench) = @_;
@@ -143,13 +156,27 @@ EOF
         http => "    fireworks_zone bench 1m;\n",
         server => "        location = /metrics { fireworks_metrics; }\n"));
 
+    # the log_format alone turns the reading on; one location logs it,
+    # to check afterwards that the answers were read
+
+    my $usage_log = $bench->dir . '/usage.log';
+    $bench->nginx('gwu', Bench::gateway_conf(upstream => 'up',
+        listen => 'gwu', keepalive => 64, connections => 4096,
+        http => "    log_format usage '\$fireworks_prompt_tokens "
+            . "\$fireworks_completion_tokens \$fireworks_ttft "
+            . "\$fireworks_generation_time';\n",
+        server => "        location /fwv/ { fireworks_pass /_fw\$uri; "
+            . "access_log $usage_log usage; }\n"));
+
     my %url = (base => $url->('gwb', '/fw/v1/chat/completions'),
                inspect => $url->('gwb', '/fwi/v1/chat/completions'),
-               metrics => $url->('gwm', '/fw/v1/chat/completions'));
+               metrics => $url->('gwm', '/fw/v1/chat/completions'),
+               usage => $url->('gwu', '/fw/v1/chat/completions'));
     my %pid = (base => $bench->nginx_worker($bench->dir . '/gwb'),
-               metrics => $bench->nginx_worker($bench->dir . '/gwm'));
+               metrics => $bench->nginx_worker($bench->dir . '/gwm'),
+               usage => $bench->nginx_worker($bench->dir . '/gwu'));
     $pid{inspect} = $pid{base};
-    my @v = qw/base inspect metrics/;
+    my @v = qw/base inspect metrics usage/;
 
     $bench->wrk(url => $url{$_}, d => 1) for @v;
 
@@ -169,9 +196,19 @@ EOF
     die "the metrics gateway counted nothing:\n$m\n"
         unless $m =~ /^fireworks_requests_total\{[^}]*\} [1-9]/m;
 
+    # and the usage gateway read the answers' usage
+
+    my $check = $url->('gwu', '/fwv/v1/chat/completions');
+    `curl -s -o /dev/null -d '{"model":"m"}' $check`;
+    select(undef, undef, undef, 0.3);
+    my $line = -f $usage_log ? $bench->read_file($usage_log) : '';
+    die "the usage gateway read no usage: '$line'\n"
+        unless $line =~ /^\d+ \d+ \d+\.\d{3} \d+\.\d{3}$/m;
+
     my %label = (base => '`fireworks_pass`',
         inspect => '`fireworks_pass`, workload from `$fireworks_model`',
-        metrics => '`fireworks_pass`, counted in a `fireworks_zone`');
+        metrics => '`fireworks_pass`, counted in a `fireworks_zone`',
+        usage => '`fireworks_pass`, answers read for their usage');
     my $row = sub {
         my ($v) = @_;
         return [ $label{$v}, fmt(Bench::median_of($runs, $v, 'rps'), 0),
@@ -186,22 +223,26 @@ EOF
             0 .. $#{$runs->{$v}};
     };
 
-    return "\n### With metrics, and with the body inspected\n\n"
-        . "Two more gateways like the first: one without a zone, where a"
+    return "\n### With metrics, with the body inspected, with usage\n\n"
+        . "Three more gateways like the first: one without a zone, where a"
         . " second location takes its workload from a `map` on"
         . " `\$fireworks_model` (the body is scanned for `\"model\"` on"
         . " every request, as it is read; `fireworks_inspect_size 0` keeps"
-        . " the first location from it), and one with `fireworks_zone`,"
-        . " where every"
+        . " the first location from it), one with `fireworks_zone`, where"
+        . " every"
         . " request is counted (requests, attempts, durations, in-flight"
-        . " gauges).  Same load, $o{rounds} rounds alternating the three,"
-        . " paired ratios against `fireworks_pass` with neither.  The goal"
+        . " gauges, and the answer's usage, which the zone reads), and one"
+        . " without a zone whose `log_format` names `\$fireworks_prompt_tokens`"
+        . " and the other usage variables, so that every answer is read for"
+        . " its usage (not logged).  Same load, $o{rounds} rounds alternating"
+        . " the four,"
+        . " paired ratios against `fireworks_pass` with none of them.  The goal"
         . " is 2 % or less.\n\n"
         . Bench::table(['variant', 'req/s', 'ratio', 'CPU µs/request',
             'CPU ratio'], map { $row->($_) } @v)
         . "\nCPU ratio to `fireworks_pass` with neither, round by round:"
         . " inspection " . $each->('inspect') . "; metrics "
-        . $each->('metrics') . ".\n";
+        . $each->('metrics') . "; usage " . $each->('usage') . ".\n";
 }
 
 # The same pair on a second gateway whose glibc never gives memory back

@@ -3,8 +3,9 @@
 # Benchmark 5: what the module adds to a stream.  The stand-in API streams
 # a chat completion (SSE events 20 ms apart, each stamped with its write
 # time); the client takes it through plain proxy_pass, through
-# fireworks_pass and through fireworks_pass with fireworks_hold_header on,
-# alternately, and measures the time to the first byte and each event's
+# fireworks_pass, through fireworks_pass with fireworks_hold_header on and
+# through fireworks_pass on a gateway that reads each answer's usage (a
+# log_format names the usage variables), alternately, and measures the time to the first byte and each event's
 # delay from the API's write to the client's read.
 #
 #   perl bench/stream.pl [--smoke] [--out DIR] [--rounds N]
@@ -34,9 +35,16 @@ $bench->nginx('gw', Bench::gateway_conf(
         . "            fireworks_hold_header on;\n"
         . "        }\n"));
 
+$bench->nginx('gwu', Bench::gateway_conf(listen => 'gwu',
+    http => "    proxy_buffering off;\n"
+        . "    log_format usage '\$fireworks_prompt_tokens "
+        . "\$fireworks_completion_tokens \$fireworks_ttft';\n"));
+
 my $port = $bench->port('gw');
-my @v = qw/proxy fw hold/;
+my @v = qw/proxy fw hold usage/;
 my %url = map { $_ => "http://127.0.0.1:$port/$_/v1/chat/completions" } @v;
+$url{usage} = "http://127.0.0.1:" . $bench->port('gwu')
+    . "/fw/v1/chat/completions";
 my $urls = join ',', map { $url{$_} } @v;
 
 my $out = `taskset -c 1 node $FindBin::Bin/lib/sse.js --urls $urls --rounds $o{rounds} --script 'sse;n=$o{events};ms=20;ts=1;first=$o{first}'`;
@@ -58,8 +66,9 @@ for my $v (@v) {
 my $diff = sub { sprintf '%+.3f', $s{$_[1]}{$_[0]} - $s{proxy}{$_[0]} };
 my $row = sub {
     my ($label, $k) = @_;
-    return [ $label, map({ fmt($s{$_}{$k}, 3) } @v),
-             $diff->($k, 'fw'), $diff->($k, 'hold') ];
+    return [ $label, map({ fmt($s{$_}{$k}, 3) } qw/proxy fw hold/),
+             $diff->($k, 'fw'), $diff->($k, 'hold'), fmt($s{usage}{$k}, 3),
+             $diff->($k, 'usage') ];
 };
 
 my $md = "## 5. Streaming latency\n\n"
@@ -69,12 +78,15 @@ my $md = "## 5. Streaming latency\n\n"
     . " connection) reads $o{rounds} streams through each path,"
     . " alternating, all with `proxy_buffering off`; the third path has"
     . " `fireworks_hold_header on`, which holds the header until the first"
-    . " event.  The times to the header and to the first event (the first"
+    . " event; the fourth is `fireworks_pass` on a second, identical"
+    . " gateway whose `log_format` names the usage variables, so that"
+    . " every event is read for its usage as it passes.  The times to the header and to the first event (the first"
     . " body byte) are from sending the request; the event delay is from the API writing an"
     . " event to the client reading it (" . $o{rounds} * $o{events}
     . " events per path).\n\n"
     . Bench::table(['measure (ms)', 'proxy_pass', 'fireworks_pass',
-        'with hold', 'added by the module', 'added with hold'],
+        'with hold', 'added by the module', 'added with hold',
+        'with usage read', 'added with usage'],
         $row->('time to the header, p50', 'h50'),
         $row->('time to the header, p99', 'h99'),
         $row->('time to the first event, p50', 'ttfb50'),

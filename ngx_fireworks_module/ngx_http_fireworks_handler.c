@@ -43,7 +43,6 @@ static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
 static void ngx_http_fireworks_location(ngx_http_request_t *r,
     ngx_http_request_t *sr);
 static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *sr);
-static ngx_uint_t ngx_http_fireworks_encoded(ngx_http_request_t *sr);
 static ngx_uint_t ngx_http_fireworks_coding(ngx_http_request_t *sr,
     ngx_str_t *value);
 static ngx_uint_t ngx_http_fireworks_holds(ngx_http_request_t *r,
@@ -764,7 +763,7 @@ ngx_http_fireworks_is_sse(ngx_http_request_t *sr)
  * 1.26 for one, keeps no Content-Encoding field there), else the header.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_fireworks_encoded(ngx_http_request_t *sr)
 {
     ngx_uint_t        i;
@@ -1026,6 +1025,8 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (in) {
             ctx->attempt.last_data = ngx_current_msec;
+
+            ngx_http_fireworks_usage_feed(r, ctx, in);
 
             if (ctx->attempt.sse) {
                 ngx_http_fireworks_tail(ctx, in);

@@ -244,6 +244,20 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       offsetof(ngx_http_fireworks_loc_conf_t, metrics_model),
       NULL },
 
+    { ngx_string("fireworks_metrics_otel"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, metrics_otel),
+      NULL },
+
+    { ngx_string("fireworks_metrics_otel_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, otel_provider),
+      NULL },
+
     { ngx_string("fireworks_hold_header"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -338,6 +352,7 @@ ngx_http_fireworks_create_main_conf(ngx_conf_t *cf)
      *     fmcf->peers = NULL;
      *     fmcf->metrics = 0;
      *     fmcf->scan = 0;
+     *     fmcf->usage_vars = 0;
      */
 
     if (ngx_array_init(&fmcf->routes, cf->pool, 4,
@@ -402,6 +417,7 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
     conf->limits.idle_timeout = NGX_CONF_UNSET_MSEC;
     conf->inspect_size = NGX_CONF_UNSET_SIZE;
     conf->metrics_model = NGX_CONF_UNSET;
+    conf->metrics_otel = NGX_CONF_UNSET;
     conf->hold_header = NGX_CONF_UNSET;
     conf->hold_size = NGX_CONF_UNSET_SIZE;
     conf->stream_error = NGX_CONF_UNSET;
@@ -567,6 +583,9 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                                   ngx_http_fireworks_module);
         fmcf->scan = 1;
     }
+    ngx_conf_merge_value(conf->metrics_otel, prev->metrics_otel, 0);
+    ngx_conf_merge_str_value(conf->otel_provider, prev->otel_provider,
+                             "fireworks");
     ngx_conf_merge_value(conf->hold_header, prev->hold_header, 0);
     ngx_conf_merge_size_value(conf->hold_size, prev->hold_size, 16384);
     ngx_conf_merge_value(conf->stream_error, prev->stream_error, 0);
@@ -659,6 +678,10 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_fireworks_rewrite_handler;
+
+    /* the usage of answers is read only where it is looked at */
+
+    fmcf->usage_vars = ngx_http_fireworks_usage_used(cf);
 
     if (fmcf->zone == NULL) {
 

@@ -181,6 +181,12 @@ struct ngx_http_fireworks_series_s {
     ngx_atomic_t                  backoff;     /* ms */
     ngx_http_fireworks_hist_t     duration[NGX_HTTP_FIREWORKS_WORKLOADS];
     ngx_http_fireworks_hist_t     header;
+
+    /* the answers' usage (ngx_http_fireworks_usage.c) */
+    ngx_atomic_t                  tokens[3];   /* prompt, completion, cached */
+    ngx_http_fireworks_hist_t     ttft;        /* ms */
+    ngx_http_fireworks_hist_t     tpot;        /* us */
+    ngx_http_fireworks_hist_t     usage[2];    /* tokens: prompt, completion */
 };
 
 
@@ -241,6 +247,7 @@ typedef struct {
     ngx_array_t                  *peers;       /* the wrapped upstreams */
     ngx_uint_t                    metrics;     /* a fireworks_metrics */
     ngx_uint_t                    scan;        /* the body's model is used */
+    ngx_uint_t                    usage_vars;  /* the usage variables used */
 } ngx_http_fireworks_main_conf_t;
 
 
@@ -267,6 +274,8 @@ typedef struct {
 
     size_t                        inspect_size;
     ngx_flag_t                    metrics_model;
+    ngx_flag_t                    metrics_otel;
+    ngx_str_t                     otel_provider;
     ngx_flag_t                    hold_header;
     size_t                        hold_size;
     ngx_flag_t                    stream_error;
@@ -284,6 +293,55 @@ typedef struct {
     ngx_uint_t                    client_retry;
     ngx_uint_t                    log_level;   /* of the retry lines */
 } ngx_http_fireworks_loc_conf_t;
+
+
+/*
+ * An answer's usage and timing, read as its body passes: a streaming
+ * scanner of the top-level "usage" object, of the JSON body or of each
+ * event's data (ngx_http_fireworks_usage.c).  Times are ms since the
+ * request's arrival.
+ */
+
+typedef struct {
+    ngx_msec_t                    first;       /* the first byte */
+    ngx_msec_t                    last;        /* the last byte */
+    uint64_t                      prompt;
+    uint64_t                      completion;
+    uint64_t                      cached;
+
+    /* private: the scanner */
+    ngx_uint_t                    depth;
+    uint64_t                      value;       /* the number being read */
+    uint64_t                      pending[3];  /* the usage object's */
+    u_char                        key[24];     /* a key, its first bytes */
+    u_char                        klen;
+    u_char                        field;       /* of "data:" matched */
+    u_char                        kid;         /* the key matched */
+    u_char                        have;        /* bits of pending[] */
+
+    /* bytes, not bits: tested and set on every byte read */
+    u_char                        read;        /* keys are read here */
+    u_char                        str;
+    u_char                        esc;
+    u_char                        keying;
+    u_char                        kbad;
+    u_char                        expect_key;
+    u_char                        digits;
+    u_char                        nbad;
+
+    unsigned                      mode:2;      /* none, JSON, SSE */
+    unsigned                      started:1;   /* first is set */
+    unsigned                      has_usage:1;
+
+    unsigned                      line:2;      /* SSE: start, data, other */
+    unsigned                      cr:1;        /* the line ended in CR */
+    unsigned                      event:1;     /* the event has data */
+    unsigned                      space:1;     /* one space may follow */
+
+    unsigned                      top:1;       /* the top is an object */
+    unsigned                      in_usage:1;  /* depth 2 is "usage" */
+    unsigned                      in_details:1;
+} ngx_http_fireworks_usage_t;
 
 
 typedef struct {
@@ -366,6 +424,7 @@ struct ngx_http_fireworks_ctx_s {
     ngx_uint_t                    fallback_from; /* attempts before it */
     ngx_http_request_body_t      *fallback_body; /* with its model */
     off_t                         fallback_length;
+    ngx_http_fireworks_usage_t   *usage;       /* NULL: not read */
 
     ngx_http_fireworks_state_e    state;
     ngx_http_fireworks_outcome_e  outcome;
@@ -452,6 +511,13 @@ void ngx_http_fireworks_guard_release(ngx_http_fireworks_ctx_t *ctx,
 ngx_int_t ngx_http_fireworks_client_retry(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status);
 ngx_msec_t ngx_http_fireworks_gate_left(ngx_http_fireworks_ctx_t *ctx);
+
+ngx_uint_t ngx_http_fireworks_encoded(ngx_http_request_t *sr);
+ngx_uint_t ngx_http_fireworks_usage_used(ngx_conf_t *cf);
+ngx_int_t ngx_http_fireworks_usage_variables(ngx_conf_t *cf);
+void ngx_http_fireworks_usage_feed(ngx_http_request_t *sr,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in);
+void ngx_http_fireworks_count_usage(ngx_http_fireworks_ctx_t *ctx);
 
 ngx_int_t ngx_http_fireworks_peer_init_main(ngx_conf_t *cf,
     ngx_http_fireworks_main_conf_t *fmcf);

@@ -106,7 +106,7 @@ ngx_http_fireworks_add_variables(ngx_conf_t *cf)
         var->data = v->data;
     }
 
-    return NGX_OK;
+    return ngx_http_fireworks_usage_variables(cf);
 }
 
 

@@ -24,6 +24,7 @@ typedef struct {
     ngx_buf_t                    *b;
     ngx_pool_t                   *pool;
     off_t                         size;
+    ngx_str_t                    *otel;        /* its provider, NULL: off */
 } ngx_http_fireworks_writer_t;
 
 
@@ -72,6 +73,23 @@ static u_char *ngx_http_fireworks_reserve(ngx_http_fireworks_writer_t *w,
 static ngx_int_t ngx_http_fireworks_family(ngx_http_fireworks_writer_t *w,
     char *name, char *type, char *help);
 
+static ngx_int_t ngx_http_fireworks_render_usage(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone);
+static ngx_int_t ngx_http_fireworks_render_tokens(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_route_t *route,
+    ngx_http_fireworks_series_t *s);
+static ngx_int_t ngx_http_fireworks_render_otel(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone);
+static ngx_int_t ngx_http_fireworks_render_otel_series(
+    ngx_http_fireworks_writer_t *w, ngx_http_fireworks_route_t *route,
+    ngx_http_fireworks_series_t *s, ngx_uint_t family);
+static u_char *ngx_http_fireworks_otel_labels(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_route_t *route, ngx_http_fireworks_series_t *s,
+    char *type);
+static ngx_int_t ngx_http_fireworks_render_scaled(
+    ngx_http_fireworks_writer_t *w, ngx_str_t *name, u_char *labels,
+    ngx_http_fireworks_hist_t *h, ngx_msec_t *bounds, ngx_uint_t scale);
+
 
 /* this worker's slot in the zone, NGX_HTTP_FIREWORKS_SLOTS if none */
 static ngx_uint_t  ngx_http_fireworks_slot = NGX_HTTP_FIREWORKS_SLOTS;
@@ -87,6 +105,27 @@ static ngx_msec_t  ngx_http_fireworks_duration_bounds[] = {
 static ngx_msec_t  ngx_http_fireworks_header_bounds[] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000, 30000, 60000, 120000,
     300000, 600000, 0
+};
+
+/* time to first token, ms: 0.05 s to 120 s */
+
+static ngx_msec_t  ngx_http_fireworks_ttft_bounds[] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000, 30000, 60000, 120000,
+    0
+};
+
+/* time per output token, us: OpenTelemetry's advice, 0.01 s to 2.5 s */
+
+static ngx_msec_t  ngx_http_fireworks_tpot_bounds[] = {
+    10000, 25000, 50000, 75000, 100000, 150000, 200000, 300000, 400000,
+    500000, 750000, 1000000, 2500000, 0
+};
+
+/* tokens per answer: OpenTelemetry's advice, powers of 4 */
+
+static ngx_msec_t  ngx_http_fireworks_token_bounds[] = {
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+    16777216, 67108864, 0
 };
 
 
@@ -690,6 +729,60 @@ ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,
 
 
 /*
+ * The answer's usage and times, in the log phase: tokens where the answer
+ * told them, the time to the first token for streams, and per output
+ * token for streams that told their completion tokens.
+ */
+
+void
+ngx_http_fireworks_count_usage(ngx_http_fireworks_ctx_t *ctx)
+{
+    ngx_msec_t                    us;
+    ngx_http_fireworks_usage_t   *u;
+    ngx_http_fireworks_series_t  *s;
+
+    u = ctx->usage;
+
+    if (ctx->route == NULL || u == NULL) {
+        return;
+    }
+
+    s = ctx->series;
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "fireworks usage: %ui, prompt %uL, completion %uL, "
+                   "first %M, last %M", (ngx_uint_t) u->has_usage,
+                   u->prompt, u->completion, u->first, u->last);
+
+    if (u->has_usage) {
+        (void) ngx_atomic_fetch_add(&s->tokens[0], u->prompt);
+        (void) ngx_atomic_fetch_add(&s->tokens[1], u->completion);
+        (void) ngx_atomic_fetch_add(&s->tokens[2], u->cached);
+
+        ngx_http_fireworks_observe(&s->usage[0],
+                                   ngx_http_fireworks_token_bounds,
+                                   (ngx_msec_t) u->prompt);
+        ngx_http_fireworks_observe(&s->usage[1],
+                                   ngx_http_fireworks_token_bounds,
+                                   (ngx_msec_t) u->completion);
+    }
+
+    if (!ctx->attempt.sse || !u->started) {
+        return;
+    }
+
+    ngx_http_fireworks_observe(&s->ttft, ngx_http_fireworks_ttft_bounds,
+                               u->first);
+
+    if (u->has_usage && u->completion) {
+        us = (ngx_msec_t) ((u->last - u->first) * 1000 / u->completion);
+        ngx_http_fireworks_observe(&s->tpot, ngx_http_fireworks_tpot_bounds,
+                                   us);
+    }
+}
+
+
+/*
  * The log phase, after the request's cleanups and with its final
  * status: the request is counted as finished, in the route of each
  * fireworks_pass it went through (more than one after an error_page
@@ -772,6 +865,8 @@ ngx_http_fireworks_count_end(ngx_http_fireworks_ctx_t *ctx,
 
     ngx_http_fireworks_observe(&s->duration[ctx->workload],
                                ngx_http_fireworks_duration_bounds, ms);
+
+    ngx_http_fireworks_count_usage(ctx);
 }
 
 
@@ -879,6 +974,7 @@ ngx_http_fireworks_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
     ngx_http_fireworks_writer_t      w;
+    ngx_http_fireworks_loc_conf_t   *flcf;
     ngx_http_fireworks_main_conf_t  *fmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -893,9 +989,12 @@ ngx_http_fireworks_metrics_handler(ngx_http_request_t *r)
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fireworks_module);
 
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
+
     ngx_memzero(&w, sizeof(ngx_http_fireworks_writer_t));
     w.last = &w.out;
     w.pool = r->pool;
+    w.otel = flcf->metrics_otel ? &flcf->otel_provider : NULL;
 
     if (ngx_http_fireworks_render(&w, fmcf->zone->data) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -926,6 +1025,8 @@ ngx_http_fireworks_render(ngx_http_fireworks_writer_t *w,
     if (ngx_http_fireworks_render_counters(w, zone) != NGX_OK
         || ngx_http_fireworks_render_gauges(w, zone) != NGX_OK
         || ngx_http_fireworks_render_histograms(w, zone) != NGX_OK
+        || ngx_http_fireworks_render_usage(w, zone) != NGX_OK
+        || (w->otel && ngx_http_fireworks_render_otel(w, zone) != NGX_OK)
         || ngx_http_fireworks_family(w, "fireworks_zone_full_total",
                "counter", "Series not counted because the zone was full.")
            != NGX_OK)
@@ -1509,6 +1610,368 @@ ngx_http_fireworks_family(ngx_http_fireworks_writer_t *w, char *name,
 
     w->b->last = ngx_sprintf(p, "# HELP %s %s\n# TYPE %s %s\n",
                              name, help, name, type);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The usage metrics (ngx_http_fireworks_usage.c counts them): tokens,
+ * time to first token, time per output token.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_render_usage(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone)
+{
+    u_char                       *p, *labels;
+    ngx_uint_t                    i;
+    ngx_http_fireworks_route_t   *route;
+    ngx_http_fireworks_series_t  *s;
+
+    static ngx_str_t  names[] = {
+        ngx_string("fireworks_time_to_first_token_seconds"),
+        ngx_string("fireworks_time_per_output_token_seconds")
+    };
+
+    static char  *help[] = {
+        "Streams: the time from the request's arrival to the first byte "
+        "of its first event.",
+        "Streams that told their usage: the time from the first event to "
+        "the last, per completion token."
+    };
+
+    if (ngx_http_fireworks_family(w, "fireworks_tokens_total", "counter",
+            "Tokens the answers told in their usage, by type.") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+        for (s = route->series; s; s = s->next) {
+            if (ngx_http_fireworks_render_tokens(w, route, s) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    for (i = 0; i < 2; i++) {
+
+        if (ngx_http_fireworks_family(w, (char *) names[i].data,
+                                      "histogram", help[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (route = zone->sh->routes; route; route = route->next) {
+            for (s = route->series; s; s = s->next) {
+
+                labels = ngx_pnalloc(w->pool, 2 * (route->len + s->model_len)
+                                              + 64);
+                if (labels == NULL) {
+                    return NGX_ERROR;
+                }
+
+                p = ngx_http_fireworks_labels(labels, route, s);
+                *p = '\0';
+
+                if (ngx_http_fireworks_render_scaled(w, &names[i], labels,
+                        i ? &s->tpot : &s->ttft,
+                        i ? ngx_http_fireworks_tpot_bounds
+                          : ngx_http_fireworks_ttft_bounds,
+                        i ? 1000000 : 1000)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_render_tokens(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_route_t *route, ngx_http_fireworks_series_t *s)
+{
+    u_char             *p;
+    size_t              len;
+    ngx_uint_t          i;
+    ngx_atomic_uint_t   n[3];
+
+    static char  *types[] = { "prompt", "completion", "cached" };
+
+    for (i = 0; i < 3; i++) {
+        n[i] = s->tokens[i];
+    }
+
+    /* a series whose answers never told a usage has no tokens lines */
+
+    for (i = 0; i < NGX_HTTP_FIREWORKS_BUCKETS; i++) {
+        if (s->usage[0].bucket[i]) {
+            break;
+        }
+    }
+
+    if (i == NGX_HTTP_FIREWORKS_BUCKETS) {
+        return NGX_OK;
+    }
+
+    len = 2 * (route->len + s->model_len) + NGX_ATOMIC_T_LEN + 64;
+
+    p = ngx_http_fireworks_reserve(w, 3 * len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 3; i++) {
+        p = ngx_cpymem(p, "fireworks_tokens_total{",
+                       sizeof("fireworks_tokens_total{") - 1);
+        p = ngx_http_fireworks_labels(p, route, s);
+        p = ngx_sprintf(p, ",type=\"%s\"} %uA\n", types[i], n[i]);
+    }
+
+    w->b->last = p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * fireworks_metrics_otel: the same data under the OpenTelemetry GenAI
+ * semantic conventions' names (v1.41.0, "Development"), as a Prometheus
+ * exporter writes them: the token usage, the operation's duration (the
+ * request's, all workloads) and the time to the first chunk of streams.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_render_otel(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_zone_t *zone)
+{
+    ngx_uint_t                    i;
+    ngx_http_fireworks_route_t   *route;
+    ngx_http_fireworks_series_t  *s;
+
+    static char  *names[] = {
+        "gen_ai_client_token_usage",
+        "gen_ai_client_operation_duration_seconds",
+        "gen_ai_client_operation_time_to_first_chunk_seconds"
+    };
+
+    static char  *help[] = {
+        "Number of input and output tokens used.",
+        "GenAI operation duration.",
+        "Time to receive the first chunk in a streaming response."
+    };
+
+    for (i = 0; i < 3; i++) {
+
+        if (ngx_http_fireworks_family(w, names[i], "histogram", help[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (route = zone->sh->routes; route; route = route->next) {
+            for (s = route->series; s; s = s->next) {
+                if (ngx_http_fireworks_render_otel_series(w, route, s, i)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fireworks_render_otel_series(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_route_t *route, ngx_http_fireworks_series_t *s,
+    ngx_uint_t family)
+{
+    u_char                     *labels;
+    ngx_uint_t                  i, k;
+    ngx_http_fireworks_hist_t   sum;
+
+    static ngx_str_t  names[] = {
+        ngx_string("gen_ai_client_token_usage"),
+        ngx_string("gen_ai_client_operation_duration_seconds"),
+        ngx_string("gen_ai_client_operation_time_to_first_chunk_seconds")
+    };
+
+    switch (family) {
+
+    case 0:
+
+        for (i = 0; i < 2; i++) {
+            labels = ngx_http_fireworks_otel_labels(w, route, s,
+                                                    i ? "output" : "input");
+            if (labels == NULL
+                || ngx_http_fireworks_render_scaled(w, &names[0], labels,
+                       &s->usage[i], ngx_http_fireworks_token_bounds, 1)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_OK;
+
+    case 1:
+
+        /* one histogram of all workloads: the same bounds, summed */
+
+        ngx_memzero(&sum, sizeof(ngx_http_fireworks_hist_t));
+
+        for (i = 0; i < NGX_HTTP_FIREWORKS_WORKLOADS; i++) {
+            for (k = 0; k < NGX_HTTP_FIREWORKS_BUCKETS; k++) {
+                sum.bucket[k] += s->duration[i].bucket[k];
+            }
+
+            sum.sum += s->duration[i].sum;
+        }
+
+        labels = ngx_http_fireworks_otel_labels(w, route, s, NULL);
+        if (labels == NULL) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_fireworks_render_scaled(w, &names[1], labels, &sum,
+                   ngx_http_fireworks_duration_bounds, 1000);
+
+    default:
+
+        labels = ngx_http_fireworks_otel_labels(w, route, s, NULL);
+        if (labels == NULL) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_fireworks_render_scaled(w, &names[2], labels,
+                   &s->ttft, ngx_http_fireworks_ttft_bounds, 1000);
+    }
+}
+
+
+/* route, and the GenAI attributes; the model where the series has one */
+
+static u_char *
+ngx_http_fireworks_otel_labels(ngx_http_fireworks_writer_t *w,
+    ngx_http_fireworks_route_t *route, ngx_http_fireworks_series_t *s,
+    char *type)
+{
+    u_char  *labels, *p;
+
+    labels = ngx_pnalloc(w->pool, 2 * (route->len + s->model_len
+                                       + w->otel->len) + 160);
+    if (labels == NULL) {
+        return NULL;
+    }
+
+    p = ngx_http_fireworks_labels(labels, route, NULL);
+
+    p = ngx_cpymem(p, ",gen_ai_operation_name=\"chat\","
+                      "gen_ai_provider_name=\"",
+                   sizeof(",gen_ai_operation_name=\"chat\","
+                          "gen_ai_provider_name=\"") - 1);
+    p = ngx_http_fireworks_escape(p, w->otel->data, w->otel->len);
+    *p++ = '"';
+
+    if (s->model_len) {
+        p = ngx_cpymem(p, ",gen_ai_request_model=\"",
+                       sizeof(",gen_ai_request_model=\"") - 1);
+        p = ngx_http_fireworks_escape(p, s->model, s->model_len);
+        *p++ = '"';
+    }
+
+    if (type) {
+        p = ngx_sprintf(p, ",gen_ai_token_type=\"%s\"", type);
+    }
+
+    *p = '\0';
+
+    return labels;
+}
+
+
+/*
+ * A histogram of the usage metrics: its bounds and sum in units of
+ * 1 / scale (1: tokens, 1000: ms, 1000000: us), written in the base unit.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_render_scaled(ngx_http_fireworks_writer_t *w,
+    ngx_str_t *name, u_char *labels, ngx_http_fireworks_hist_t *h,
+    ngx_msec_t *bounds, ngx_uint_t scale)
+{
+    u_char             *p;
+    size_t              len;
+    ngx_uint_t          i, n;
+    ngx_atomic_uint_t   count[NGX_HTTP_FIREWORKS_BUCKETS], total, sum;
+
+    total = 0;
+
+    for (n = 0; bounds[n]; n++) { /* void */ }
+
+    for (i = 0; i <= n; i++) {
+        count[i] = h->bucket[i];
+        total += count[i];
+    }
+
+    if (total == 0) {
+        return NGX_OK;
+    }
+
+    sum = h->sum;
+    len = ngx_strlen(labels);
+
+    p = ngx_http_fireworks_reserve(w, (n + 3) * (name->len + len + 96));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    total = 0;
+
+    for (i = 0; i <= n; i++) {
+        total += count[i];
+
+        p = ngx_sprintf(p, "%V_bucket{%s,le=\"", name, labels);
+
+        if (bounds[i] == 0) {
+            p = ngx_cpymem(p, "+Inf", 4);
+
+        } else if (scale == 1) {
+            p = ngx_sprintf(p, "%M", bounds[i]);
+
+        } else if (scale == 1000) {
+            p = ngx_sprintf(p, "%M.%03M", bounds[i] / 1000, bounds[i] % 1000);
+
+        } else {
+            p = ngx_sprintf(p, "%M.%06M", bounds[i] / 1000000,
+                            bounds[i] % 1000000);
+        }
+
+        p = ngx_sprintf(p, "\"} %uA\n", total);
+    }
+
+    if (scale == 1) {
+        p = ngx_sprintf(p, "%V_sum{%s} %uA\n", name, labels, sum);
+
+    } else if (scale == 1000) {
+        p = ngx_sprintf(p, "%V_sum{%s} %uA.%03uA\n", name, labels,
+                        sum / 1000, sum % 1000);
+
+    } else {
+        p = ngx_sprintf(p, "%V_sum{%s} %uA.%06uA\n", name, labels,
+                        sum / 1000000, sum % 1000000);
+    }
+
+    w->b->last = ngx_sprintf(p, "%V_count{%s} %uA\n", name, labels, total);
 
     return NGX_OK;
 }

@@ -46,6 +46,22 @@
 // Options of any status step: gzip=1 (the body gzipped, Content-Encoding),
 // hdr=Name:Value|Name:Value (extra response headers).
 //
+// Usage, as Fireworks tells it: a chat completion's JSON has a top-level
+// "usage" (prompt_tokens 12, completion_tokens 6, total_tokens); a stream
+// that ends with [DONE] has it in its last event, with the last token, or
+// as OpenAI does with stream_options.include_usage, in an event of its
+// own with no choices; "usage": null in the events before.  Options of 200
+// and sse: pt=N, ct=N (the counts; a stream's ct defaults to n),
+// cached=N (prompt_tokens_details.cached_tokens), usage=0 (none),
+// nested=1 ("usage" first, and "usage" keys inside the message as text
+// and as an object, with other counts), split=N (the body, or each
+// event, written N bytes at a time, 2 ms apart: one read each).
+// sse;...;every=1: every event has a usage, completion_tokens counting
+// up (as vLLM's continuous usage stats); ping=1 writes a comment line
+// (": ping") at once, before the first event.
+// cut;...;cutusage=1 sends, before the cut, the last event's beginning:
+// up to its usage object's last count, without the closing brace.
+//
 // Control: GET /_attempts?id=X (JSON list of recorded attempts;
 // ?prefix=P: those of every id that starts with P),
 // GET /_health.  Each attempt records its arrival time, method, URL,
@@ -96,23 +112,58 @@ function model(body) {
   catch (e) { return 'accounts/fireworks/models/llama-v3p1-8b-instruct'; }
 }
 
-function completion(id, m) {
-  return JSON.stringify({
-    id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: m,
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the stand-in.' },
-                finish_reason: 'stop' }],
-    usage: { prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 },
-  });
+function usage(step, ct) {
+  const pt = parseInt(step.pt || '12', 10);
+  const u = { prompt_tokens: pt, total_tokens: pt + ct, completion_tokens: ct };
+  if (step.cached !== undefined) u.prompt_tokens_details = { cached_tokens: parseInt(step.cached, 10) };
+  return u;
 }
 
-function chunk(id, m, i, n, ts) {
+function completion(id, m, step) {
+  step = step || {};
+  const c = { id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: m };
+  const u = usage(step, parseInt(step.ct || '6', 10));
+  if (step.nested && step.usage !== '0') c.usage = u;
+  const fake = { prompt_tokens: 999, completion_tokens: 999, total_tokens: 1998 };
+  c.choices = [{ index: 0, message: { role: 'assistant', content: 'Hello from the stand-in.' },
+                 finish_reason: 'stop' }];
+  if (step.nested) {
+    c.choices[0].message.content = 'As JSON: {"usage": ' + JSON.stringify(fake) + '}';
+    c.choices[0].message.usage = fake;
+    c.choices[0].logprobs = { content: [{ usage: fake }] };
+  }
+  if (!step.nested && step.usage !== '0') c.usage = u;
+  return JSON.stringify(c);
+}
+
+function chunk(id, m, i, n, ts, u) {
   const ev = {
     id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: m,
     choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: 'tok0 ' } : { content: 'tok' + i + ' ' },
                 finish_reason: i === n - 1 ? 'stop' : null }],
   };
+  if (u !== undefined) ev.usage = u;
   if (ts) ev.fw_sent = performance.timeOrigin + performance.now();
   return 'data: ' + JSON.stringify(ev) + '\n\n';
+}
+
+// writes s in pieces of n bytes, 2 ms apart, then calls done
+function dribble(res, s, n, done) {
+  const b = Buffer.from(s);
+  let i = 0;
+  const more = () => {
+    if (res.destroyed) return;
+    if (i >= b.length) { done(); return; }
+    res.write(b.subarray(i, i + n));
+    i += n;
+    setTimeout(more, 2);
+  };
+  more();
+}
+
+function includeUsage(body) {
+  try { return JSON.parse(body).stream_options.include_usage === true; }
+  catch (e) { return false; }
 }
 
 // What a stream's events are written through: the response itself, or
@@ -137,10 +188,22 @@ function encoder(res, gzip) {
   };
 }
 
-function stream(req, res, step, id, m, end) {
+function stream(req, res, step, id, m, end, body) {
   const n = parseInt(step.n || '5', 10);
   const ms = parseInt(step.ms || '50', 10);
   const gzip = step.gzip === '1';
+  const told = end === 'done' && step.usage !== '0';
+  const own = told && includeUsage(body);
+  const u = usage(step, parseInt(step.ct || String(n), 10));
+  const evFor = (i) => {
+    const last = told && !own && i === n - 1;
+    let eu = told ? (last ? u : null) : undefined;
+    if (told && step.every) eu = usage(step, last ? u.completion_tokens : i + 1);
+    return chunk(id, m, i, n, step.ts === '1', eu);
+  };
+  const tail = (own ? 'data: ' + JSON.stringify({ id, object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000), model: m, choices: [], usage: u }) + '\n\n' : '')
+    + 'data: [DONE]\n\n';
   const headers = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
                     'x-request-id': id };
   let events = null;
@@ -148,23 +211,33 @@ function stream(req, res, step, id, m, end) {
   if (step.cl === '1' && !gzip) {
     // the length of the whole stream, as if it were to complete
     events = [];
-    for (let i = 0; i < n; i++) events.push(chunk(id, m, i, n, step.ts === '1'));
-    headers['Content-Length'] = Buffer.byteLength(events.join('') + 'data: [DONE]\n\n');
+    for (let i = 0; i < n; i++) events.push(evFor(i));
+    headers['Content-Length'] = Buffer.byteLength(events.join('') + tail);
   }
   res.writeHead(200, headers);
   res.flushHeaders();
   const out = encoder(res, gzip);
   let i = 0;
   const first = parseInt(step.first || '0', 10);
+  if (step.ping) out.write(': ping\n\n', () => {});
   const tick = () => {
     if (res.destroyed) return;
     if (i < n) {
-      const ev = events ? events[i] : chunk(id, m, i, n, step.ts === '1');
+      const ev = events ? events[i] : evFor(i);
       i++;
+      if (step.split && !gzip) {
+        dribble(res, ev, parseInt(step.split, 10), () => setTimeout(tick, ms));
+        return;
+      }
       out.write(ev, () => setTimeout(tick, ms));
       return;
     }
-    if (end === 'done') { out.end('data: [DONE]\n\n'); }
+    if (end === 'done') { out.end(tail); }
+    else if (end === 'cut' && step.cutusage) {
+      const ev = chunk(id, m, n - 1, n, false, u);
+      out.write(ev.slice(0, ev.lastIndexOf('}', ev.lastIndexOf('}') - 1)),
+                () => setTimeout(() => res.socket.destroy(), 20));
+    }
     else if (end === 'cut') { res.socket.destroy(); }
     // 'stall': leave it open
   };
@@ -180,9 +253,9 @@ function answer(req, res, step, body, id) {
   if (k === 'hang') return;
   if (k === 'close') { req.socket.destroy(); return; }
   if (k === 'reset') { req.socket.resetAndDestroy(); return; }
-  if (k === 'sse') return stream(req, res, step, id, m, 'done');
-  if (k === 'stall') return stream(req, res, step, id, m, 'stall');
-  if (k === 'cut') return stream(req, res, step, id, m, 'cut');
+  if (k === 'sse') return stream(req, res, step, id, m, 'done', body);
+  if (k === 'stall') return stream(req, res, step, id, m, 'stall', body);
+  if (k === 'cut') return stream(req, res, step, id, m, 'cut', body);
   if (k === 'badchunk') {
     const st = parseInt(step.status || '503', 10);
     req.socket.end('HTTP/1.1 ' + st + ' Error\r\nContent-Type: application/json\r\n'
@@ -242,7 +315,7 @@ function answer(req, res, step, body, id) {
 
   let out;
   if (status < 300) {
-    out = completion(id, m);
+    out = completion(id, m, step);
     headers['Content-Type'] = 'application/json';
   } else {
     const r = reasons[status] || ['error', 'error', 'Error ' + status];
@@ -271,6 +344,7 @@ function answer(req, res, step, body, id) {
   }
   if (!step.chunked) headers['Content-Length'] = Buffer.byteLength(out);
   res.writeHead(status, headers);
+  if (step.split) { dribble(res, out, parseInt(step.split, 10), () => res.end()); return; }
   res.end(out);
 }
 
