@@ -8,6 +8,21 @@
  * top-level "stream" is true, and nothing else.  No
  * allocation, constant memory, O(1) work per byte; like the parsers of
  * ngx_http_fireworks_parse.c it calls no nginx function.
+ *
+ * Why three JSON readers in the module, not one: each reads other input
+ * under other rules, and one reader serving all three would carry the
+ * costs of each into the others.
+ *
+ *   - this one, the client's body: streamed across the buffers nginx
+ *     reads, strict (a body that is not valid JSON names no model), with
+ *     the model's offsets kept; the validation is most of its work;
+ *   - ngx_http_fireworks_sse.c, a held stream's first event: a whole
+ *     buffer, walked by recursive descent to a depth of 32, for one
+ *     member of one object (the error's status); nothing streams;
+ *   - ngx_http_fireworks_usage.c, every answer on the success path:
+ *     streamed, lenient (the API's JSON is taken as it comes, nothing is
+ *     validated), keys read at three levels only, strings skipped in a
+ *     tight loop: the least work per byte, since every byte passes it.
  */
 
 
