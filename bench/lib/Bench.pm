@@ -112,7 +112,8 @@ sub read_file {
 
 # The main-level lines every nginx of the benchmarks starts with: one
 # worker pinned to CPU (0: the gateway's, 1: the upstream's), logs in its
-# prefix.  Options: cpu (0), connections (1024), nofile (raise the open
+# prefix.  Options: cpu (0), workers (1; more are not pinned),
+# connections (1024), nofile (raise the open
 # file limit to the hard limit), modules (load_module paths; %%MODULE%%
 # is the fireworks module, loaded unless fireworks => 0).
 
@@ -123,8 +124,8 @@ sub preamble {
     my $cpu = $o{cpu} ? '10' : '01';
 
     return join('', map { "load_module $_;\n" } @modules)
-        . "worker_processes 1;\n"
-        . "worker_cpu_affinity $cpu;\n"
+        . "worker_processes " . ($o{workers} || 1) . ";\n"
+        . (($o{workers} || 1) == 1 ? "worker_cpu_affinity $cpu;\n" : '')
         . ($o{nofile} ? "worker_rlimit_nofile %%NOFILE%%;\n" : '')
         . "error_log %%PREFIX%%/logs/error.log warn;\n"
         . "pid %%PREFIX%%/logs/nginx.pid;\n"
