@@ -14,15 +14,17 @@
  *
  * The gate needs no header from the API: Fireworks' 429s and 503s carry
  * no Retry-After and no remaining count.  Its pace, a rate of starts, is
- * learned the way TCP learns a window: every 429 or 503 cuts it by a
- * fifth (once per round: a refusal of an attempt started before the last
- * cut says nothing new), every accepted answer raises it a little (by
- * the pace last cut, a sixteenth of it per second), and much faster below
- * the pace last cut, so that the route comes back quickly after an
- * outage.  A Retry-After the request itself honours closes the gate
- * until then instead.  The pace and the gate live in the zone and are
- * changed with atomics only; a start takes the next paced slot with one
- * compare and set.
+ * learned the way TCP learns a window: a 429 or 503 cuts it by a fifth,
+ * once per round (a refusal of an attempt started before the last cut
+ * says nothing new), an accepted answer raises it a little, and much
+ * faster below the good pace, so that the route comes back quickly after
+ * an outage.  A route starts being paced only when the refusals are more
+ * than half the accepted answers: a steady share of refusals that the
+ * API takes on retry is no limit, and pacing it would only shrink the
+ * rate.  A Retry-After the request itself honours closes the gate until
+ * then instead.  The pace and the gate live in the zone and are changed
+ * with atomics only; a start takes the next paced slot with one compare
+ * and set.
  *
  * A start the gate does not allow now is held: each worker keeps its held
  * requests of a route in order, and a timer of its own (the pacer) starts
@@ -712,8 +714,8 @@ ngx_http_fireworks_refused(ngx_http_request_t *r,
  * the rate, and takes the retries, is not over its limit, and pacing it
  * would only shrink the rate it is given.  The pace cut to, or the rate
  * the API accepted lately if higher, is the good pace: below it the pace
- * comes back fast, and never goes below a quarter of it, so that an
- * outage keeps a probe going.  Cuts without an accepted answer between
+ * comes back fast, and never goes below half of it, so that an outage
+ * keeps probes going and the route is back within a second of the API.  Cuts without an accepted answer between
  * them (an outage) keep the good pace of the first.
  */
 
@@ -765,7 +767,7 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         route->gate_good = good;
     }
 
-    floor = ngx_max(good / 4, NGX_HTTP_FIREWORKS_PACE_MIN);
+    floor = ngx_max(good / 2, NGX_HTTP_FIREWORKS_PACE_MIN);
 
     pace = pace / 5 * 4;
     route->gate_rate = ngx_max(pace, floor);
@@ -779,8 +781,8 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 /*
  * Additive increase: a sixteenth of the good pace per second, at least
  * one request per second per second; below the good pace three requests
- * per second more per answer, which brings it back from a quarter in
- * half a second.
+ * per second more per answer, which brings it back from half of it in a
+ * quarter of a second.
  * Never above twice the rate the API accepted lately: a route that asks
  * less than its pace learns nothing about a higher one.
  */
