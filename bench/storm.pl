@@ -23,11 +23,11 @@
 #   on     fireworks_pass, fireworks_gate on and fireworks_retry_budget
 #   all    fireworks_pass, fireworks_gate all and fireworks_retry_budget
 #   cold   (part 1 only) "all" without the warm-up at R/s before the
-#          surge: the gate's pace comes from the rate the API accepted in
-#          the seconds before it closed, and a fresh route has few
+#          surge: the gate's first pace is the rate the API accepted
+#          lately, and a fresh route has none
 #
-#   perl bench/storm.pl [--smoke] [--out DIR] [--rate 50] [--seconds 30]
-#                       [--warm 6] [--outage 20] [--n 10000] [--wait 20]
+#   perl bench/storm.pl [--smoke] [--out DIR] [--rate 40] [--seconds 20]
+#                       [--warm 6] [--outage 10] [--n 10000] [--wait 20]
 #                       [--rounds 1] [--budget 20] [--only rate,outage,memory]
 #                       [--ms] [--apis fireworks,retry-after] [--workers 2]
 #                       [--variants seed,pass,on,all,cold]
@@ -53,8 +53,8 @@ use JSON::PP;
 use Time::HiRes qw/time sleep/;
 use Bench;
 
-my %o = (out => "$FindBin::Bin/../docs", rate => 50, seconds => 30,
-    warm => 6, outage => 20, n => 10000, wait => 20, rounds => 1,
+my %o = (out => "$FindBin::Bin/../docs", rate => 40, seconds => 20,
+    warm => 6, outage => 10, n => 10000, wait => 20, rounds => 1,
     budget => 20, deadline => 60, apis => 'fireworks,retry-after',
     workers => 2, variants => 'seed,pass,on,all,cold');
 GetOptions(\%o, 'smoke', 'out=s', 'rate=f', 'seconds=f', 'warm=f',
@@ -208,8 +208,8 @@ sub count { scalar grep { $_[0]->($_) } @{$_[1]} }
 sub rate_limit {
     my ($api, $v, $round) = @_;
     my $ra = $api eq 'retry-after';
-    my $run = storm_run($v, "rate" . ($ra ? "ra" : "fw") . "$v$round", 2 * $R, $o{seconds}, undef,
-        $v eq 'cold' ? 0 : $o{warm}, $ra);
+    my $run = storm_run($v, ($ra ? 'ratera' : 'ratefw') . "$v$round",
+        2 * $R, $o{seconds}, undef, $v eq 'cold' ? 0 : $o{warm}, $ra);
 
     # the surge only: its client requests, the attempts from its start
     my $from = $run->{surge};

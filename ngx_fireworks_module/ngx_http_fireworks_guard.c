@@ -715,8 +715,9 @@ ngx_http_fireworks_refused(ngx_http_request_t *r,
  * would only shrink the rate it is given.  The pace cut to, or the rate
  * the API accepted lately if higher, is the good pace: below it the pace
  * comes back fast, and never goes below half of it, so that an outage
- * keeps probes going and the route is back within a second of the API.  Cuts without an accepted answer between
- * them (an outage) keep the good pace of the first.
+ * keeps probes going and the route is back within a second of the API.
+ * Cuts without an accepted answer between them (an outage) keep the good
+ * pace of the first.
  */
 
 static void

@@ -124,13 +124,22 @@ for my $v ('(a) no gateway, clients retry (seed recipe)',
     '(c) `fireworks_pass`, `fireworks_gate on` + budget',
     '(d) `fireworks_pass`, `fireworks_gate all` + budget')
 {
-    is(() = $storm =~ /^\| \Q$v\E \| \d+(?:\.\d)? \| [\d.]+ \| [\d.]+ \|/mg, 2,
-        "storm: $v measured in the rate limit and the outage");
+    is(() = $storm =~ /^\| \Q$v\E \| \d+(?:\.\d)? \| [\d.]+ \| [\d.]+ \|/mg, 3,
+        "storm: $v measured in both rate limits and the outage");
 }
-like($storm, qr/^\| \(e\) as \(d\), no warm-up \| \d+ \| [\d.]+ \|/m,
-    'storm: the cold gate measured');
-is(() = $storm =~ /^\| \([cde]\) [^|]+ \| (?:met|not met) \(/mg, 5,
-    'storm: the goals judged');
+is(() = $storm =~ /^\| \(e\) as \(d\), no warm-up \| \d+ \| [\d.]+ \|/mg,
+    2, 'storm: the cold gate measured in both rate limits');
+like($storm, qr/^### Rate limit, the API's 429 as Fireworks sends it/m,
+    'storm: the rate limit with the 429 as Fireworks sends it');
+like($storm, qr/^### Rate limit, the API's 429 with `Retry-After`/m,
+    'storm: the rate limit with Retry-After');
+
+# every goal of every guarded variant judged on a number, and the ratio
+# to plain fireworks_pass given where there is one
+
+my $judged = qr/(?:met|not met) \((?:[\d.]+|n\/a)(?: s)?(?: \([\d.]+ of \(b\)\))?\)/;
+is(() = $storm =~ /^\| \([cde]\) [^|]+ \| $judged \| $judged \| $judged \|$/mg,
+    8, 'storm: the goals judged on numbers');
 like($storm, qr/^\| requests answered 200 \| (\d+) of \1 \| \1 of \1 \|/m,
     'storm: every held request answered 200');
 like($storm, qr/^\| held by the gate \| 0 \| (\d+) \|/m,
