@@ -74,6 +74,8 @@ static void ngx_http_fireworks_accepted(ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_count_second(ngx_atomic_t *ring);
 static ngx_uint_t ngx_http_fireworks_recent(ngx_atomic_t *ring);
 static ngx_uint_t ngx_http_fireworks_rate(ngx_http_fireworks_route_t *route);
+static ngx_atomic_uint_t ngx_http_fireworks_seen(
+    ngx_http_fireworks_route_t *route);
 static void ngx_http_fireworks_gate_close(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_msec_t until);
 static void ngx_http_fireworks_waiting(ngx_http_fireworks_ctx_t *ctx);
@@ -622,13 +624,14 @@ ngx_http_fireworks_pace_start(ngx_http_fireworks_route_t *route)
         return pace;
     }
 
-    pace = (ngx_atomic_uint_t) ngx_http_fireworks_rate(route) * 1000;
+    pace = ngx_http_fireworks_seen(route);
 
     if (pace == 0) {
         pace = NGX_HTTP_FIREWORKS_PACE_FIRST;
     }
 
     if (ngx_atomic_cmp_set(&route->gate_rate, old, pace)) {
+        route->gate_good = pace;
         return pace;
     }
 
@@ -755,7 +758,7 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         return;
     }
 
-    seen = (ngx_atomic_uint_t) ngx_http_fireworks_rate(route) * 1000;
+    seen = ngx_http_fireworks_seen(route);
     good = route->gate_good;
 
     if (pace == 0) {
@@ -822,7 +825,7 @@ ngx_http_fireworks_accepted(ngx_http_fireworks_ctx_t *ctx)
         inc = inc ? inc : 1;
     }
 
-    cap = ngx_max((ngx_atomic_uint_t) ngx_http_fireworks_rate(route) * 2000,
+    cap = ngx_max(2 * ngx_http_fireworks_seen(route),
                   ngx_max(good, NGX_HTTP_FIREWORKS_PACE_FIRST));
 
     if (pace + inc > cap) {
@@ -951,6 +954,31 @@ ngx_http_fireworks_rate(ngx_http_fireworks_route_t *route)
     }
 
     return seconds ? total / seconds : 0;
+}
+
+
+/*
+ * What the API accepted lately, per 1000 s: the rate of the last full
+ * seconds, or this second's count if more (a route that has just
+ * started has no full second yet).
+ */
+
+static ngx_atomic_uint_t
+ngx_http_fireworks_seen(ngx_http_fireworks_route_t *route)
+{
+    ngx_msec_t         sec;
+    ngx_uint_t         rate, now;
+    ngx_atomic_uint_t  v;
+
+    sec = ngx_current_msec / 1000;
+    v = route->ok[sec % NGX_HTTP_FIREWORKS_RATE_SECONDS];
+
+    now = ((v >> 24) == ngx_http_fireworks_ok_sec(sec))
+          ? (ngx_uint_t) (v & NGX_HTTP_FIREWORKS_OK_COUNT) : 0;
+
+    rate = ngx_http_fireworks_rate(route);
+
+    return (ngx_atomic_uint_t) ngx_max(rate, now) * 1000;
 }
 
 
