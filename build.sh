@@ -2,8 +2,10 @@
 #
 # ./build.sh                 build build/ngx_http_fireworks_module.so for
 #                            Debian's nginx (nginx-dev), or for NGINX_SRC
-# ./build.sh test            build, then run the test suite (prove -r t/)
-# ./build.sh test --sanitize build nginx and the module with AddressSanitizer
+# ./build.sh test [FILE...]  build, install what the suite needs, then run
+#                            it (prove -r t/), or only the files named
+# ./build.sh test --sanitize [FILE...]
+#                            build nginx and the module with AddressSanitizer
 #                            and UndefinedBehaviorSanitizer, run the suite
 #                            against them
 # ./build.sh compat [V...]   for each nginx version of the matrix: build
@@ -53,12 +55,14 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the build and the tests need; installed when missing.
 BUILD_PKGS="nginx nginx-dev libpcre2-dev libssl-dev zlib1g-dev gcc make perl"
-# prometheus: promtool and a server that scrapes t/30-metrics.t's gateway
-TEST_PKGS="curl procps openssl prometheus"
+# prometheus: promtool and a server that scrapes t/30-metrics.t's gateway;
+# valgrind: t/35-valgrind.t
+TEST_PKGS="curl procps openssl prometheus valgrind"
 # the benchmarks' tools and peers; the test suite smoke-runs the benchmarks
 BENCH_PKGS="wrk haproxy libnginx-mod-http-lua gnuplot-nox util-linux"
-# ./build.sh deb, and t/20-deb.t which runs it
-DEB_PKGS="debhelper dpkg-dev lintian"
+# ./build.sh deb, and t/20-deb.t which runs it: dpkg-buildpackage checks
+# the build dependencies, build-essential always among them
+DEB_PKGS="build-essential debhelper dpkg-dev lintian"
 # libFuzzer (clang's runtime) and symbolized traces: ./build.sh fuzz, and
 # t/17-parsers.t, which runs each fuzzer briefly
 FUZZ_PKGS="clang libclang-rt-14-dev llvm python3"
@@ -74,12 +78,15 @@ install_pkgs() {
         echo "missing packages: ${missing[*]} (run as root or install them)" >&2
         exit 1
     fi
-    log "apt-get install ${missing[*]}"
     if [ ! -f /var/lib/apt/lists/.fireworks-updated ]; then
+        log "apt-get update: the package lists (once)"
         apt-get update -qq && touch /var/lib/apt/lists/.fireworks-updated
     fi
+    log "apt-get install ${missing[*]} (with what they depend on; quiet)"
+    local t0=$SECONDS
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" >/dev/null
+    log "installed in $((SECONDS - t0)) s"
 }
 
 # nginx's configure names a dynamic module's objects by replacing ".c",
@@ -334,13 +341,14 @@ build_module() {
        || [ "$(cat "$objs/stamp" 2>/dev/null)" != "$stamp" ]
     then
         rm -rf "$objs"
-        log "configure $(src_version "$src") in $objs"
+        log "configure the module with nginx $(src_version "$src")'s" \
+            "configure in $objs (quiet: configure.log there)"
         nginx_configure "$src" "$objs" "$@" \
             --add-dynamic-module="$BROOT" || return 1
         printf '%s' "$stamp" >"$objs/stamp"
     fi
 
-    log "make modules"
+    log "make modules: compile the module (-Werror)"
     dotfree "$objs" >/dev/null
     (cd "$src" && make -s -f "$objs/Makefile" -j"$(nproc)" modules) \
         || return 1
@@ -400,7 +408,7 @@ build_pair() {
 # Tests
 
 prepare_tests() {
-    install_pkgs $TEST_PKGS $BENCH_PKGS $FUZZ_PKGS
+    install_pkgs $TEST_PKGS $BENCH_PKGS $FUZZ_PKGS $DEB_PKGS
     command -v node >/dev/null || install_pkgs nodejs
     # the real clients of t/13-sdk.t, pinned by t/sdk/package-lock.json
     if [ ! -d "$ROOT/t/sdk/node_modules" ] || \
@@ -411,6 +419,8 @@ prepare_tests() {
     fi
 }
 
+# run_tests [FILE...]: the whole suite, or the test files named
+
 run_tests() {
     prepare_tests
     export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-$(command -v nginx || echo /usr/sbin/nginx)}
@@ -418,7 +428,7 @@ run_tests() {
     log "prove: nginx $TEST_NGINX_BINARY, module $TEST_NGINX_MODULE"
     cd "$ROOT"
     # shellcheck disable=SC2086
-    prove -r ${PROVE_ARGS:-} t/
+    prove -r ${PROVE_ARGS:-} "${@:-t/}"
 }
 
 # ./build.sh test with NGINX_SRC: nginx from the same tree, unless
@@ -450,6 +460,9 @@ nonnull-attribute:ngx_sprintf_str
 # ngx_http_proxy_create_request(): the empty URI of a proxy_pass without
 # a URI part
 nonnull-attribute:ngx_http_proxy_create_request
+# ngx_http_file_cache_set_header(): the empty ETag of an answer without
+# one (proxy_cache, t/39-passes.t)
+nonnull-attribute:ngx_http_file_cache_set_header
 # HTTP/2 frames read and written as uint16_t and uint32_t at any address,
 # as nginx does where unaligned access is allowed (NGX_HAVE_NONALIGNED)
 alignment:ngx_http_v2_*
@@ -497,7 +510,7 @@ sanitize() {
     # ASan's quarantine holds freed memory: tests that measure RSS relax
     export TEST_NGINX_SANITIZE=1
     export TEST_NGINX_BINARY=$NGINX_BIN TEST_NGINX_MODULE=$MODULE_SO
-    run_tests
+    run_tests "$@"
 }
 
 
@@ -727,11 +740,12 @@ case "$CMD" in
     test)
         shift
         if [ "${1:-}" = "--sanitize" ]; then
-            sanitize
+            shift
+            sanitize "$@"
         else
             build
             test_src_binary
-            run_tests
+            run_tests "$@"
         fi ;;
     compat)
         shift
@@ -754,6 +768,6 @@ case "$CMD" in
         shift
         cd "$ROOT"
         exec perl bench/run.pl "$@" ;;
-    *) echo "usage: $0 [build|test [--sanitize]|compat [version...]|deb|fuzz [seconds]|demo [--serve]|bench]" >&2
+    *) echo "usage: $0 [build|test [--sanitize] [file...]|compat [version...]|deb|fuzz [seconds]|demo [--serve]|bench]" >&2
        exit 2 ;;
 esac

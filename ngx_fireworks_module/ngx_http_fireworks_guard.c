@@ -166,7 +166,7 @@ ngx_http_fireworks_admit(ngx_http_fireworks_ctx_t *ctx,
         return NGX_HTTP_FIREWORKS_OUTCOME_BUDGET;
     }
 
-    if (flcf->budget && ctx->attempt && !ctx->retrying) {
+    if (flcf->budget && ctx->attempts && !ctx->retrying) {
         flying = ngx_http_fireworks_gauge_sum(route->in_flight);
         retrying = ngx_http_fireworks_gauge_sum(route->retrying);
 
@@ -227,7 +227,7 @@ ngx_http_fireworks_guard_hold(ngx_http_request_t *r,
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
     if (flcf->gate == NGX_HTTP_FIREWORKS_GATE_OFF
-        || (ctx->attempt == 0 && flcf->gate != NGX_HTTP_FIREWORKS_GATE_ALL))
+        || (ctx->attempts == 0 && flcf->gate != NGX_HTTP_FIREWORKS_GATE_ALL))
     {
         return NGX_OK;
     }
@@ -265,7 +265,7 @@ ngx_http_fireworks_guard_hold(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ctx->attempt == 0
+    if (ctx->attempts == 0
         && ngx_http_fireworks_admit(ctx, flcf)
            != NGX_HTTP_FIREWORKS_OUTCOME_NONE)
     {
@@ -692,7 +692,7 @@ ngx_http_fireworks_refused(ngx_http_request_t *r,
     ctx->route->gate_refused = ngx_current_msec;
 
     if (flcf->retry_after
-        && ngx_http_fireworks_retry_after(ctx->sr, &ra) == NGX_OK)
+        && ngx_http_fireworks_retry_after(ctx->attempt.sr, &ra) == NGX_OK)
     {
         if (ra <= flcf->retry_after_max) {
             ngx_http_fireworks_gate_close(r, ctx, ngx_current_msec + ra);
@@ -748,7 +748,7 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     cut = route->gate_cut;
 
-    if (!ngx_http_fireworks_before(cut, ctx->attempt_start)) {
+    if (!ngx_http_fireworks_before(cut, ctx->attempt.start)) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "fireworks gate: refused, started before the last cut");
         return;
@@ -805,7 +805,7 @@ ngx_http_fireworks_accepted(ngx_http_fireworks_ctx_t *ctx)
 
     /* the time an answer takes: a moving average, a racy one is enough */
 
-    ms = (ngx_msec_int_t) (ngx_current_msec - ctx->attempt_start);
+    ms = (ngx_msec_int_t) (ngx_current_msec - ctx->attempt.start);
     avg = (ngx_msec_int_t) route->gate_answer;
     route->gate_answer = (ngx_atomic_uint_t) (avg + (ms - avg) / 8);
 

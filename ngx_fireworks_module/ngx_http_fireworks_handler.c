@@ -24,6 +24,10 @@
 #include "ngx_http_fireworks_module.h"
 
 
+static ngx_http_fireworks_ctx_t *ngx_http_fireworks_pass_ctx(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_fireworks_pass_states(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf);
@@ -33,22 +37,29 @@ static ngx_int_t ngx_http_fireworks_subrequest(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 
 static ngx_int_t ngx_http_fireworks_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fireworks_main_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_forward(ngx_http_request_t *sr,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_location(ngx_http_request_t *r,
     ngx_http_request_t *sr);
-static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_fireworks_is_sse(ngx_http_request_t *sr);
+static ngx_uint_t ngx_http_fireworks_encoded(ngx_http_request_t *sr);
+static ngx_uint_t ngx_http_fireworks_coding(ngx_http_request_t *sr,
+    ngx_str_t *value);
 static ngx_uint_t ngx_http_fireworks_holds(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_outcome_e outcome);
 static ngx_int_t ngx_http_fireworks_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_fireworks_hold_done(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest);
 static ngx_int_t ngx_http_fireworks_release(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest,
     ngx_http_fireworks_outcome_e outcome);
 static void ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx,
     ngx_chain_t *in);
+static ngx_uint_t ngx_http_fireworks_open_ended(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fireworks_stream_error(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static ngx_http_fireworks_ctx_t *ngx_http_fireworks_attempt_ctx(
@@ -89,9 +100,13 @@ static void ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_merge_states(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy);
+static void ngx_http_fireworks_keep_variables(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy);
 static void ngx_http_fireworks_set_state(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_state_e state,
     ngx_http_fireworks_outcome_e outcome);
+static void ngx_http_fireworks_left(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_cleanup(void *data);
 static void ngx_http_fireworks_pool_cleanup(void *data);
 
@@ -140,6 +155,11 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
+    ctx->prev = ngx_http_fireworks_pass_ctx(r);
+
+    if (ngx_http_fireworks_pass_states(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     ctx->ps.handler = ngx_http_fireworks_done;
     ctx->ps.data = ctx;
 
@@ -182,6 +202,60 @@ ngx_http_fireworks_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The ctx of an earlier fireworks_pass of this request: an error_page
+ * that sends a request to another fireworks_pass location zeroes r->ctx,
+ * but the first pass's cleanup is still there.  The passes are chained,
+ * so that each is counted and releases what it holds
+ * (ngx_http_fireworks_log_handler()).
+ */
+
+static ngx_http_fireworks_ctx_t *
+ngx_http_fireworks_pass_ctx(ngx_http_request_t *r)
+{
+    ngx_http_cleanup_t  *cln;
+
+    for (cln = r->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_fireworks_cleanup) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "fireworks pass after an earlier one");
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The states an earlier pass left in $upstream_* are kept; a state with
+ * no peer ends them, which nginx shows as " : ", as between the upstreams
+ * of an internal redirect.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_pass_states(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx)
+{
+    ngx_http_upstream_state_t  *st;
+
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return NGX_OK;
+    }
+
+    st = ngx_array_push(r->upstream_states);
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(st, sizeof(ngx_http_upstream_state_t));
+
+    ctx->states = r->upstream_states->nelts;
+
+    return NGX_OK;
 }
 
 
@@ -306,23 +380,18 @@ ngx_http_fireworks_pass_uri(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    ngx_msec_t                      t, left;
+    ngx_msec_t  t, left;
+
+    /* nothing of the attempt before: no result, no cut, no kind */
+
+    ngx_memzero(&ctx->attempt, sizeof(ngx_http_fireworks_attempt_t));
 
     if (ngx_http_fireworks_subrequest(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ctx->attempt++;
-    ctx->attempt_start = ngx_current_msec;
-    ctx->rc = 0;
-    ctx->status = 0;
-    ctx->kind = NGX_HTTP_FIREWORKS_KIND_NONE;
-    ctx->cut = NGX_HTTP_FIREWORKS_CUT_NONE;
-    ctx->ended = 0;
-    ctx->complete = 0;
-    ctx->cut_warned = 0;
-    ctx->broken = 0;
-    ctx->hold = NULL;
+    ctx->attempts++;
+    ctx->attempt.start = ngx_current_msec;
 
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_ATTEMPT,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
@@ -345,7 +414,7 @@ ngx_http_fireworks_start(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fireworks attempt %ui: \"%V?%V\", limit %Mms",
-                   ctx->attempt, &ctx->uri, &ctx->args, t);
+                   ctx->attempts, &ctx->uri, &ctx->args, t);
 
     return NGX_OK;
 }
@@ -375,8 +444,8 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->pool = pool;
-    ctx->cleanup = r->cleanup;
+    ctx->attempt.pool = pool;
+    ctx->attempt.cleanup = r->cleanup;
 
     saved = r->pool;
     r->pool = pool;
@@ -390,13 +459,23 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->sr = sr;
+    ctx->attempt.sr = sr;
 
     /* a subrequest is a GET by default: it must be the client's request */
 
     sr->method = r->method;
     sr->method_name = r->method_name;
     sr->header_in = r->header_in;
+
+    /*
+     * The client location accepted the body: the internal location's
+     * client_max_body_size (1m by default) does not judge it again for
+     * each attempt.  The flag that makes nginx skip the check is taken
+     * back in the attempt's first phase after it
+     * (ngx_http_fireworks_rewrite_handler()).
+     */
+
+    sr->discard_body = 1;
 
     /* headers_in is a struct copy: keep list pushes off the parent's part */
 
@@ -427,6 +506,31 @@ ngx_http_fireworks_subrequest(ngx_http_request_t *r,
 }
 
 
+/*
+ * The rewrite phase, the first after a request's location is found: an
+ * attempt's discard_body, set so that its location did not judge the
+ * body's size again, is taken back before anything reads it (it would
+ * make nginx read the client's connection as a discarded body).  A
+ * "rewrite ... last" in the internal location then finds a location
+ * whose client_max_body_size applies.
+ */
+
+ngx_int_t
+ngx_http_fireworks_rewrite_handler(ngx_http_request_t *r)
+{
+    if (r != r->main && r->discard_body
+        && ngx_http_fireworks_attempt_ctx(r) != NULL)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks attempt: location found");
+
+        r->discard_body = 0;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 ngx_int_t
 ngx_http_fireworks_filter_init(ngx_conf_t *cf)
 {
@@ -453,7 +557,7 @@ ngx_http_fireworks_attempt_ctx(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->sr != r) {
+    if (ctx == NULL || ctx->attempt.sr != r) {
         return NULL;
     }
 
@@ -476,19 +580,23 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
     ngx_http_fireworks_result_t   *res;
     ngx_http_fireworks_outcome_e   outcome;
 
+    if (r == r->main) {
+        return ngx_http_fireworks_main_header_filter(r);
+    }
+
     ctx = ngx_http_fireworks_attempt_ctx(r);
 
     if (ctx == NULL || ctx->state != NGX_HTTP_FIREWORKS_ATTEMPT) {
         return ngx_http_next_header_filter(r);
     }
 
-    ctx->status = r->headers_out.status;
+    ctx->attempt.status = r->headers_out.status;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fireworks attempt %ui: header, status %ui",
-                   ctx->attempt, ctx->status);
+                   ctx->attempts, ctx->attempt.status);
 
-    if (ctx->status < 100 || r->http_version == NGX_HTTP_VERSION_9) {
+    if (ctx->attempt.status < 100 || r->http_version == NGX_HTTP_VERSION_9) {
 
         /*
          * The proxy takes an answer without a status line for HTTP/0.9:
@@ -496,9 +604,9 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
          * swallowed and the attempt fails as an invalid header would.
          */
 
-        ctx->status = 0;
-        ctx->kind = NGX_HTTP_FIREWORKS_KIND_INVALID_HEADER;
-        ctx->broken = 1;
+        ctx->attempt.status = 0;
+        ctx->attempt.kind = NGX_HTTP_FIREWORKS_KIND_INVALID_HEADER;
+        ctx->attempt.broken = 1;
 
         ngx_http_fireworks_set_state(r->main, ctx, NGX_HTTP_FIREWORKS_DISCARD,
                                      NGX_HTTP_FIREWORKS_OUTCOME_NONE);
@@ -508,9 +616,9 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
     }
 
     ngx_http_fireworks_count_header(ctx);
-    ngx_http_fireworks_guard_answer(r->main, ctx, ctx->status);
+    ngx_http_fireworks_guard_answer(r->main, ctx, ctx->attempt.status);
 
-    outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->status);
+    outcome = ngx_http_fireworks_decide(r->main, ctx, ctx->attempt.status);
 
     if (ngx_http_fireworks_holds(r, ctx, outcome)) {
 
@@ -523,7 +631,7 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    res = ngx_http_fireworks_result(ctx, ctx->status, 0);
+    res = ngx_http_fireworks_result(ctx, ctx->attempt.status, 0);
     ngx_http_fireworks_count_attempt(ctx, res, 0);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
@@ -541,10 +649,42 @@ ngx_http_fireworks_header_filter(ngx_http_request_t *r)
 
 
 /*
+ * The main request's own answer after a give-up: it tells the client's
+ * SDK not to retry what the gateway retried already.  An error_page that
+ * sends the request elsewhere zeroes r->ctx, and the answer made there
+ * gets nothing of this pass.
+ */
+
+static ngx_int_t
+ngx_http_fireworks_main_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_fireworks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
+
+    if (ctx != NULL && ctx->gave_up
+        && r->headers_out.status == ctx->answer)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks give-up answer %ui", ctx->answer);
+
+        ctx->gave_up = 0;
+
+        if (ngx_http_fireworks_client_retry(r, ctx, ctx->answer) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/*
  * fireworks_hold_header: a successful answer's header waits for its first
  * body bytes (for SSE, its first event), so that a stream that breaks
  * before them is retried like any failure.  Only where a retry could
- * follow, and only for an answer with a body.
+ * follow, and only for an answer with a body.  An encoded stream has no
+ * readable events: it is held to its first bytes, as any other answer.
  */
 
 static ngx_uint_t
@@ -557,29 +697,109 @@ ngx_http_fireworks_holds(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     if (!flcf->hold_header
         || outcome != NGX_HTTP_FIREWORKS_OUTCOME_DONE
-        || ctx->status != NGX_HTTP_OK
+        || ctx->attempt.status != NGX_HTTP_OK
         || r->main->header_only
         || r->headers_out.content_length_n == 0
-        || ctx->attempt >= (ngx_uint_t) flcf->tries)
+        || ctx->attempts >= (ngx_uint_t) flcf->tries)
     {
         return 0;
     }
 
-    ctx->sse = ngx_http_fireworks_is_sse(r);
+    ctx->attempt.sse = ngx_http_fireworks_is_sse(r);
 
-    ctx->hold = ngx_create_temp_buf(r->pool, flcf->hold_size);
+    ctx->attempt.hold = ngx_create_temp_buf(r->pool, flcf->hold_size);
 
-    return (ctx->hold != NULL);
+    return (ctx->attempt.hold != NULL);
 }
 
 
+/*
+ * An attempt's answer is an event stream the module may read and end:
+ * text/event-stream with no Content-Encoding but identity.  An encoded
+ * one (gzip, br) goes through untouched, as behind proxy_pass.
+ */
+
 static ngx_uint_t
-ngx_http_fireworks_is_sse(ngx_http_request_t *r)
+ngx_http_fireworks_is_sse(ngx_http_request_t *sr)
 {
-    return (r->headers_out.content_type.len >= 17
-            && ngx_strncasecmp(r->headers_out.content_type.data,
-                               (u_char *) "text/event-stream", 17)
-               == 0);
+    if (sr->headers_out.content_type.len < 17
+        || ngx_strncasecmp(sr->headers_out.content_type.data,
+                           (u_char *) "text/event-stream", 17)
+           != 0)
+    {
+        return 0;
+    }
+
+    return !ngx_http_fireworks_encoded(sr);
+}
+
+
+/*
+ * Whether the API's answer is encoded: the upstream's own header list
+ * (what the API sent, even if proxy_hide_header hides it; newer nginx,
+ * 1.26 for one, keeps no Content-Encoding field there), else the header.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_encoded(ngx_http_request_t *sr)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (sr->upstream == NULL) {
+        h = sr->headers_out.content_encoding;
+        return (h != NULL && ngx_http_fireworks_coding(sr, &h->value));
+    }
+
+    part = &sr->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == sizeof("Content-Encoding") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
+                               h[i].key.len)
+               == 0
+            && ngx_http_fireworks_coding(sr, &h[i].value))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a coding that changes the bytes: anything but "identity" or nothing */
+
+static ngx_uint_t
+ngx_http_fireworks_coding(ngx_http_request_t *sr, ngx_str_t *value)
+{
+    if (value->len == 0
+        || (value->len == sizeof("identity") - 1
+            && ngx_strncasecmp(value->data, (u_char *) "identity",
+                               value->len)
+               == 0))
+    {
+        return 0;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "fireworks answer encoded \"%V\": not read", value);
+
+    return 1;
 }
 
 
@@ -603,7 +823,7 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
      * costs no timer tree update.
      */
 
-    ctx->last_data = ngx_current_msec;
+    ctx->attempt.last_data = ngx_current_msec;
 
     if (ctx->limits.idle_timeout == 0
         || !ctx->timer.timer_set
@@ -636,7 +856,19 @@ ngx_http_fireworks_forward(ngx_http_request_t *sr,
 
     ngx_http_fireworks_location(r, sr);
 
-    ctx->sse = ngx_http_fireworks_is_sse(r);
+    /*
+     * The client location's filters and the access log see $upstream_*
+     * as behind proxy_pass: every attempt's states, this attempt's
+     * header ($upstream_http_*, $upstream_cache_status), and the
+     * variables the attempts cached.  The attempt's pool, where its
+     * upstream lives, goes only with the request's.
+     */
+
+    ngx_http_fireworks_merge_states(r, ctx, 0);
+    ngx_http_fireworks_keep_variables(r, ctx, 0);
+    r->upstream = sr->upstream;
+
+    ctx->attempt.sse = ngx_http_fireworks_is_sse(sr);
 
     if (ngx_http_fireworks_client_retry(r, ctx, r->headers_out.status)
         != NGX_OK)
@@ -762,21 +994,21 @@ ngx_http_fireworks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         for (cl = in; cl; cl = cl->next) {
             if (cl->buf->last_in_chain) {
                 cl->buf->last_in_chain = 0;
-                ctx->complete = 1;
+                ctx->attempt.complete = 1;
             }
         }
 
         /* the idle timer looks at this when it fires, it is not moved */
 
         if (in) {
-            ctx->last_data = ngx_current_msec;
+            ctx->attempt.last_data = ngx_current_msec;
 
-            if (ctx->sse) {
+            if (ctx->attempt.sse) {
                 ngx_http_fireworks_tail(ctx, in);
             }
         }
 
-        if (ctx->complete) {
+        if (ctx->attempt.complete) {
             ngx_http_fireworks_arm(ctx, NULL, 0);
         }
 
@@ -800,22 +1032,22 @@ static ngx_int_t
 ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
 {
-    size_t                         n;
-    u_char                        *data, *data_end;
-    ngx_buf_t                     *b, *hold;
-    ngx_uint_t                     status;
-    ngx_chain_t                   *cl;
-    ngx_http_fireworks_result_t   *res;
-    ngx_http_fireworks_outcome_e   outcome;
+    size_t                          n;
+    u_char                         *data, *data_end;
+    ngx_buf_t                      *b, *hold;
+    ngx_uint_t                      status;
+    ngx_chain_t                    *cl;
+    ngx_http_fireworks_result_t    *res;
+    ngx_http_fireworks_outcome_e    outcome;
+    ngx_http_fireworks_loc_conf_t  *flcf;
 
-    hold = ctx->hold;
+    hold = ctx->attempt.hold;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
 
         if (b->last_in_chain) {
-            return ngx_http_fireworks_release(r, ctx, cl,
-                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+            return ngx_http_fireworks_hold_done(r, ctx, cl);
         }
 
         if (!ngx_buf_in_memory(b)) {
@@ -823,8 +1055,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
             /* held in a file already (proxy_buffering on): let it go */
 
             if (ngx_buf_size(b)) {
-                return ngx_http_fireworks_release(r, ctx, cl,
-                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+                return ngx_http_fireworks_hold_done(r, ctx, cl);
             }
 
             continue;
@@ -840,8 +1071,7 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
 
             /* fireworks_hold_size is reached: no retry any more */
 
-            return ngx_http_fireworks_release(r, ctx, cl,
-                                             NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+            return ngx_http_fireworks_hold_done(r, ctx, cl);
         }
     }
 
@@ -849,9 +1079,8 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (!ctx->sse) {
-        return ngx_http_fireworks_release(r, ctx, NULL,
-                                          NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+    if (!ctx->attempt.sse) {
+        return ngx_http_fireworks_hold_done(r, ctx, NULL);
     }
 
     if (ngx_http_fireworks_sse_event(hold->pos, hold->last, &data, &data_end)
@@ -863,17 +1092,18 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
     status = ngx_http_fireworks_sse_error(data, data_end);
 
     if (status == 0) {
-        return ngx_http_fireworks_release(r, ctx, NULL,
-                                          NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+        return ngx_http_fireworks_hold_done(r, ctx, NULL);
     }
 
     /* an error event where the first token should be: that is the answer */
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "fireworks: attempt %ui: its stream's first event is "
-                  "an error, %ui", ctx->attempt, status);
+    flcf = ngx_http_get_module_loc_conf(r->main, ngx_http_fireworks_module);
 
-    ctx->status = status;
+    ngx_log_error(flcf->log_level, r->connection->log, 0,
+                  "fireworks: attempt %ui: its stream's first event is "
+                  "an error, %ui", ctx->attempts, status);
+
+    ctx->attempt.status = status;
     res = ngx_http_fireworks_result(ctx, status, 0);
 
     outcome = ngx_http_fireworks_decide(r->main, ctx, status);
@@ -891,9 +1121,26 @@ ngx_http_fireworks_hold_body(ngx_http_request_t *r,
 }
 
 
+/* the held answer is good: its result is the header's status */
+
+static ngx_int_t
+ngx_http_fireworks_hold_done(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest)
+{
+    ngx_http_fireworks_result_t  *res;
+
+    res = ngx_http_fireworks_result(ctx, ctx->attempt.status, 0);
+    ngx_http_fireworks_count_attempt(ctx, res, 0);
+
+    return ngx_http_fireworks_release(r, ctx, rest,
+                                      NGX_HTTP_FIREWORKS_OUTCOME_DONE);
+}
+
+
 /*
  * The held header goes out, then the held bytes and the rest of the
- * chain, through the forwarding path.
+ * chain, through the forwarding path.  The attempt's result is recorded
+ * already.
  */
 
 static ngx_int_t
@@ -901,14 +1148,8 @@ ngx_http_fireworks_release(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *rest,
     ngx_http_fireworks_outcome_e outcome)
 {
-    ngx_int_t                     rc;
-    ngx_chain_t                  *cl;
-    ngx_http_fireworks_result_t  *res;
-
-    if (outcome == NGX_HTTP_FIREWORKS_OUTCOME_DONE) {
-        res = ngx_http_fireworks_result(ctx, ctx->status, 0);
-        ngx_http_fireworks_count_attempt(ctx, res, 0);
-    }
+    ngx_int_t     rc;
+    ngx_chain_t  *cl;
 
     rc = ngx_http_fireworks_forward(r, ctx, outcome);
 
@@ -916,7 +1157,7 @@ ngx_http_fireworks_release(ngx_http_request_t *r,
         return rc;
     }
 
-    if (ctx->hold->last > ctx->hold->pos) {
+    if (ctx->attempt.hold->last > ctx->attempt.hold->pos) {
         cl = ngx_alloc_chain_link(r->pool);
         if (cl == NULL) {
             return NGX_ERROR;
@@ -929,9 +1170,9 @@ ngx_http_fireworks_release(ngx_http_request_t *r,
          * next event
          */
 
-        ctx->hold->flush = 1;
+        ctx->attempt.hold->flush = 1;
 
-        cl->buf = ctx->hold;
+        cl->buf = ctx->attempt.hold;
         cl->next = rest;
         rest = cl;
     }
@@ -958,12 +1199,29 @@ ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
 
         for (p = ngx_max(b->pos, b->last - 4); p < b->last; p++) {
             for (i = 0; i < 3; i++) {
-                ctx->tail[i] = ctx->tail[i + 1];
+                ctx->attempt.tail[i] = ctx->attempt.tail[i + 1];
             }
 
-            ctx->tail[3] = *p;
+            ctx->attempt.tail[3] = *p;
         }
     }
+}
+
+
+/*
+ * Whether bytes may follow the API's after the header went out: only if
+ * the client was told no length (chunked, HTTP/2 DATA, or a close after
+ * the body: the chunked filter saw to it).  The header filters have run,
+ * and those that change the body's length removed it.  A declared length
+ * ends the body where it says: past it a keep-alive client reads the
+ * next response, an HTTP/2 client a protocol error.
+ */
+
+static ngx_uint_t
+ngx_http_fireworks_open_ended(ngx_http_request_t *r)
+{
+    return (r->headers_out.content_length_n < 0
+            && r->headers_out.content_length == NULL);
 }
 
 
@@ -971,6 +1229,7 @@ ngx_http_fireworks_tail(ngx_http_fireworks_ctx_t *ctx, ngx_chain_t *in)
  * fireworks_stream_error: a stream the client already has, cut by the
  * API or by the idle timeout, ends with one error event that says so and
  * a proper end, rather than a truncation clients may take for the end.
+ * Only where the framing leaves room for it (ngx_http_fireworks_finish()).
  */
 
 static ngx_int_t
@@ -1001,16 +1260,16 @@ ngx_http_fireworks_stream_error(ngx_http_request_t *r,
 
     /* an event cut in the middle is ended first */
 
-    if (!(ctx->tail[3] == '\n' && ctx->tail[2] == '\n')
-        && !(ctx->tail[3] == '\r' && ctx->tail[2] == '\r')
-        && !(ctx->tail[3] == '\n' && ctx->tail[1] == '\n'
-             && ctx->tail[2] == '\r'))
+    if (!(ctx->attempt.tail[3] == '\n' && ctx->attempt.tail[2] == '\n')
+        && !(ctx->attempt.tail[3] == '\r' && ctx->attempt.tail[2] == '\r')
+        && !(ctx->attempt.tail[3] == '\n' && ctx->attempt.tail[1] == '\n'
+             && ctx->attempt.tail[2] == '\r'))
     {
         *p++ = '\n';
         *p++ = '\n';
     }
 
-    if (ctx->cut == NGX_HTTP_FIREWORKS_CUT_IDLE) {
+    if (ctx->attempt.cut == NGX_HTTP_FIREWORKS_CUT_IDLE) {
         p = ngx_cpymem(p, idle, sizeof(idle) - 1);
 
     } else {
@@ -1041,16 +1300,16 @@ ngx_http_fireworks_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_fireworks_ctx_t  *ctx = data;
 
-    if (sr != ctx->sr || ctx->ended) {
+    if (sr != ctx->attempt.sr || ctx->attempt.ended) {
         return rc;
     }
 
-    ctx->ended = 1;
-    ctx->rc = rc;
+    ctx->attempt.ended = 1;
+    ctx->attempt.rc = rc;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "fireworks attempt %ui done: %i, state %s",
-                   ctx->attempt, rc, ngx_http_fireworks_states[ctx->state]);
+                   ctx->attempts, rc, ngx_http_fireworks_states[ctx->state]);
 
     if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
         || rc == NGX_HTTP_REQUEST_TIME_OUT
@@ -1087,14 +1346,14 @@ ngx_http_fireworks_wake(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->sr == NULL) {
+    if (ctx == NULL || ctx->attempt.sr == NULL) {
         return;
     }
 
-    if (!ctx->ended) {
+    if (!ctx->attempt.ended) {
 
         if (ctx->state == NGX_HTTP_FIREWORKS_FORWARD) {
-            ctx->sr->write_event_handler(ctx->sr);
+            ctx->attempt.sr->write_event_handler(ctx->attempt.sr);
         }
 
         return;
@@ -1118,8 +1377,8 @@ ngx_http_fireworks_read(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
 
-    if (ctx != NULL && ctx->sr != NULL && !ctx->ended) {
-        ctx->sr->read_event_handler(ctx->sr);
+    if (ctx != NULL && ctx->attempt.sr != NULL && !ctx->attempt.ended) {
+        ctx->attempt.sr->read_event_handler(ctx->attempt.sr);
         return;
     }
 
@@ -1140,7 +1399,7 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
     ngx_http_fireworks_result_t   *res;
     ngx_http_fireworks_outcome_e   outcome;
 
-    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD && !ctx->broken) {
+    if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD && !ctx->attempt.broken) {
 
         /* decided at the header; the body may have taken the time left */
 
@@ -1149,14 +1408,14 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     } else {
 
-        if (ctx->cut != NGX_HTTP_FIREWORKS_CUT_NONE) {
+        if (ctx->attempt.cut != NGX_HTTP_FIREWORKS_CUT_NONE) {
             status = NGX_HTTP_GATEWAY_TIME_OUT;
 
-        } else if (ctx->broken) {
+        } else if (ctx->attempt.broken) {
             status = NGX_HTTP_BAD_GATEWAY;
 
-        } else if (ctx->rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            status = ctx->rc;
+        } else if (ctx->attempt.rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            status = ctx->attempt.rc;
 
         } else {
             status = NGX_HTTP_BAD_GATEWAY;
@@ -1165,10 +1424,10 @@ ngx_http_fireworks_next(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         kind = ngx_http_fireworks_kind(ctx);
 
         if (ctx->state == NGX_HTTP_FIREWORKS_HOLD
-            && ctx->cut == NGX_HTTP_FIREWORKS_CUT_NONE)
+            && ctx->attempt.cut == NGX_HTTP_FIREWORKS_CUT_NONE)
         {
             /* its header came, its stream broke before the first event */
-            kind = (ctx->rc == NGX_HTTP_GATEWAY_TIME_OUT)
+            kind = (ctx->attempt.rc == NGX_HTTP_GATEWAY_TIME_OUT)
                    ? NGX_HTTP_FIREWORKS_KIND_TIMEOUT
                    : NGX_HTTP_FIREWORKS_KIND_RESET;
         }
@@ -1198,12 +1457,24 @@ ngx_http_fireworks_give_up(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status,
     ngx_http_fireworks_outcome_e outcome)
 {
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks give up: %ui, %V", status,
+                   &ngx_http_fireworks_outcomes[outcome]);
+
+    /* no timer may fire for this pass again, whatever error_page does */
+
+    ngx_http_fireworks_arm(ctx, NULL, 0);
     ngx_http_fireworks_guard_release(ctx, 0);
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE, outcome);
 
-    if (ngx_http_fireworks_client_retry(r, ctx, status) != NGX_OK) {
-        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /*
+     * x-should-retry or retry-after-ms goes out with this answer in the
+     * header filter, not with what an error_page makes of it
+     */
+
+    ctx->gave_up = 1;
+    ctx->answer = status;
+    ctx->time = ngx_http_fireworks_request_time(r);
 
     ngx_http_finalize_request(r, status);
 }
@@ -1225,19 +1496,27 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks decide: attempt %ui of %i, status %ui",
+                   ctx->attempts, flcf->tries, status);
+
     if (r->connection->error) {
         return NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
     }
 
-    if (ctx->cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
+    if (ctx->attempt.cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
         return NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE;
     }
 
     if (!ngx_http_fireworks_retryable(flcf, status)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks decide: not retried");
         return NGX_HTTP_FIREWORKS_OUTCOME_DONE;
     }
 
-    if (ctx->attempt >= (ngx_uint_t) flcf->tries) {
+    if (ctx->attempts >= (ngx_uint_t) flcf->tries) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks decide: tries spent");
         return NGX_HTTP_FIREWORKS_OUTCOME_TRIES;
     }
 
@@ -1248,7 +1527,7 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     rc = NGX_DECLINED;
 
     if (flcf->retry_after) {
-        rc = ngx_http_fireworks_retry_after(ctx->sr, &ra);
+        rc = ngx_http_fireworks_retry_after(ctx->attempt.sr, &ra);
 
         if (rc == NGX_ERROR) {
             ngx_http_fireworks_count_retry_after(ctx,
@@ -1259,10 +1538,10 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     if (rc == NGX_OK) {
 
         if (ra > flcf->retry_after_max) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+            ngx_log_error(flcf->log_level, r->connection->log, 0,
                           "fireworks: attempt %ui got %ui, retry after "
                           "%Mms exceeds fireworks_retry_after_max",
-                          ctx->attempt, status, ra);
+                          ctx->attempts, status, ra);
             ngx_http_fireworks_count_retry_after(ctx,
                                                 NGX_HTTP_FIREWORKS_RA_OVER_MAX);
             return NGX_HTTP_FIREWORKS_OUTCOME_RETRY_AFTER;
@@ -1274,30 +1553,33 @@ ngx_http_fireworks_decide(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
         delay = ra + ngx_http_fireworks_jitter(flcf);
 
     } else {
-        delay = ngx_http_fireworks_backoff(flcf, ctx->attempt);
+        delay = ngx_http_fireworks_backoff(flcf, ctx->attempts);
     }
 
     outcome = ngx_http_fireworks_fits(ctx, delay);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks decide: a wait of %Mms does not fit: %V",
+                       delay, &ngx_http_fireworks_outcomes[outcome]);
         return outcome;
     }
 
     outcome = ngx_http_fireworks_guard_retry(r, ctx, &delay);
 
     if (outcome != NGX_HTTP_FIREWORKS_OUTCOME_NONE) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(flcf->log_level, r->connection->log, 0,
                       "fireworks: attempt %ui got %ui, no retry: %V",
-                      ctx->attempt, status,
+                      ctx->attempts, status,
                       &ngx_http_fireworks_outcomes[outcome]);
         return outcome;
     }
 
     ctx->delay = delay;
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    ngx_log_error(flcf->log_level, r->connection->log, 0,
                   "fireworks: attempt %ui got %ui, retrying in %Mms",
-                  ctx->attempt, status, delay);
+                  ctx->attempts, status, delay);
 
     return NGX_HTTP_FIREWORKS_OUTCOME_NONE;
 }
@@ -1409,7 +1691,7 @@ ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
     ngx_http_upstream_t        *u;
     ngx_http_upstream_state_t  *st;
 
-    switch (ctx->cut) {
+    switch (ctx->attempt.cut) {
 
     case NGX_HTTP_FIREWORKS_CUT_DEADLINE:
         return NGX_HTTP_FIREWORKS_KIND_DEADLINE;
@@ -1421,19 +1703,19 @@ ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
         break;
     }
 
-    if (ctx->kind != NGX_HTTP_FIREWORKS_KIND_NONE) {
-        return ctx->kind;
+    if (ctx->attempt.kind != NGX_HTTP_FIREWORKS_KIND_NONE) {
+        return ctx->attempt.kind;
     }
 
-    u = ctx->sr->upstream;
+    u = ctx->attempt.sr->upstream;
 
-    if (u == NULL || (ctx->rc != NGX_HTTP_BAD_GATEWAY
-                      && ctx->rc != NGX_HTTP_GATEWAY_TIME_OUT))
+    if (u == NULL || (ctx->attempt.rc != NGX_HTTP_BAD_GATEWAY
+                      && ctx->attempt.rc != NGX_HTTP_GATEWAY_TIME_OUT))
     {
         return NGX_HTTP_FIREWORKS_KIND_NONE;
     }
 
-    states = ctx->sr->upstream_states;
+    states = ctx->attempt.sr->upstream_states;
 
     if (states == NULL || states->nelts == 0) {
 
@@ -1464,7 +1746,7 @@ ngx_http_fireworks_kind(ngx_http_fireworks_ctx_t *ctx)
 static void
 ngx_http_fireworks_wait(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 {
-    if (ctx->attempt) {
+    if (ctx->attempts) {
         ngx_http_fireworks_count_attempt(ctx, &ctx->last, 1);
     }
 
@@ -1503,6 +1785,7 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     ngx_http_fireworks_arm(ctx, NULL, 0);
     ngx_http_fireworks_merge_states(r, ctx, 0);
+    ngx_http_fireworks_keep_variables(r, ctx, 0);
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE,
                                  NGX_HTTP_FIREWORKS_OUTCOME_NONE);
 
@@ -1511,7 +1794,7 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
         return;
     }
 
-    if (ctx->complete) {
+    if (ctx->attempt.complete) {
         rc = ngx_http_send_special(r, NGX_HTTP_LAST);
         ngx_http_finalize_request(r, rc);
         return;
@@ -1519,15 +1802,23 @@ ngx_http_fireworks_finish(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fireworks_module);
 
-    if (flcf->stream_error && ctx->sse) {
-        rc = ngx_http_fireworks_stream_error(r, ctx);
-        ngx_http_finalize_request(r, rc);
-        return;
+    if (flcf->stream_error && ctx->attempt.sse) {
+
+        if (ngx_http_fireworks_open_ended(r)) {
+            rc = ngx_http_fireworks_stream_error(r, ctx);
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks stream of length %O: no error event",
+                       r->headers_out.content_length_n);
     }
 
     /*
      * the upstream broke off or was cut: no last buffer, so the client
-     * sees a truncated response, as with a plain proxy
+     * sees a truncated response and the connection closes, as with a
+     * plain proxy
      */
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -1558,25 +1849,34 @@ ngx_http_fireworks_attempt_handler(ngx_event_t *ev)
            && (ngx_msec_int_t) (ngx_current_msec - ctx->deadline) >= 0)
           ? NGX_HTTP_FIREWORKS_CUT_DEADLINE : NGX_HTTP_FIREWORKS_CUT_ATTEMPT;
 
-    if (!ctx->cut_warned) {
-        ctx->cut_warned = 1;
+    if (!ctx->attempt.cut_warned) {
+        ctx->attempt.cut_warned = 1;
 
         if (cut == NGX_HTTP_FIREWORKS_CUT_DEADLINE) {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: deadline of %Mms reached in attempt %ui",
-                          ctx->limits.deadline, ctx->attempt);
+                          ctx->limits.deadline, ctx->attempts);
 
         } else if (ctx->state == NGX_HTTP_FIREWORKS_DISCARD) {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: attempt %ui timed out after %Mms "
                           "while its %ui answer was discarded",
-                          ctx->attempt, ctx->limits.attempt_timeout,
-                          ctx->status);
+                          ctx->attempts, ctx->limits.attempt_timeout,
+                          ctx->attempt.status);
+
+        } else if (ctx->state == NGX_HTTP_FIREWORKS_HOLD) {
+
+            /* held, its header is not the client's yet: the limit runs on */
+
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "fireworks: attempt %ui timed out after %Mms "
+                          "while its header was held",
+                          ctx->attempts, ctx->limits.attempt_timeout);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "fireworks: attempt %ui timed out after %Mms",
-                          ctx->attempt, ctx->limits.attempt_timeout);
+                          ctx->attempts, ctx->limits.attempt_timeout);
         }
     }
 
@@ -1623,7 +1923,7 @@ ngx_http_fireworks_backoff_handler(ngx_event_t *ev)
         goto done;
 
     case NGX_DECLINED:
-        if (ctx->attempt) {
+        if (ctx->attempts) {
             ngx_http_fireworks_give_up(r, ctx, NGX_HTTP_GATEWAY_TIME_OUT,
                                        NGX_HTTP_FIREWORKS_OUTCOME_DEADLINE);
             goto done;
@@ -1667,11 +1967,11 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
-    if (ctx->limits.idle_timeout == 0 || ctx->ended) {
+    if (ctx->limits.idle_timeout == 0 || ctx->attempt.ended) {
         return;
     }
 
-    idle = ngx_current_msec - ctx->last_data;
+    idle = ngx_current_msec - ctx->attempt.last_data;
 
     if (idle < ctx->limits.idle_timeout) {
         ngx_add_timer(&ctx->timer, ctx->limits.idle_timeout - idle);
@@ -1682,7 +1982,7 @@ ngx_http_fireworks_idle_handler(ngx_event_t *ev)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "fireworks idle: the client is slow");
 
-        ctx->last_data = ngx_current_msec;
+        ctx->attempt.last_data = ngx_current_msec;
         ngx_add_timer(&ctx->timer, ctx->limits.idle_timeout);
         return;
     }
@@ -1748,9 +2048,9 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     ngx_http_upstream_t  *u;
     ngx_http_cleanup_pt   upstream_cleanup;
 
-    sr = ctx->sr;
+    sr = ctx->attempt.sr;
 
-    if (sr == NULL || ctx->ended) {
+    if (sr == NULL || ctx->attempt.ended) {
         return NGX_DECLINED;
     }
 
@@ -1769,9 +2069,9 @@ ngx_http_fireworks_cut(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx,
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "fireworks cut attempt %ui: %d", ctx->attempt, cut);
+                   "fireworks cut attempt %ui: %d", ctx->attempts, cut);
 
-    ctx->cut = cut;
+    ctx->attempt.cut = cut;
 
     /* the upstream's cleanup ends with a finalize of its own: NGX_DONE */
 
@@ -1800,19 +2100,23 @@ ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
     ngx_http_cleanup_t         *cln;
     ngx_http_posted_request_t  *pr, **ppr;
 
-    sr = ctx->sr;
+    sr = ctx->attempt.sr;
 
     ngx_http_fireworks_merge_states(r, ctx, 1);
+    ngx_http_fireworks_keep_variables(r, ctx, 1);
 
     /* cleanups the attempt added: the upstream's has run, a module's may not */
 
-    for (cln = r->cleanup; cln && cln != ctx->cleanup; cln = cln->next) {
+    for (cln = r->cleanup;
+         cln && cln != ctx->attempt.cleanup;
+         cln = cln->next)
+    {
         if (cln->handler) {
             cln->handler(cln->data);
         }
     }
 
-    r->cleanup = ctx->cleanup;
+    r->cleanup = ctx->attempt.cleanup;
 
     for (ppr = &r->posted_requests; *ppr; /* void */) {
         pr = *ppr;
@@ -1827,18 +2131,21 @@ ngx_http_fireworks_end_attempt(ngx_http_request_t *r,
 
     ngx_http_set_log_request(r->connection->log, r);
 
-    ngx_http_fireworks_pool_put(ctx->pool);
+    ngx_http_fireworks_pool_put(ctx->attempt.pool);
 
-    ctx->pool = NULL;
-    ctx->sr = NULL;
+    ctx->attempt.pool = NULL;
+    ctx->attempt.sr = NULL;
 }
 
 
 /*
  * $upstream_status and friends of the main request list every attempt.
- * The states of an attempt whose pool is freed are copied, the peer's
- * name with them; those of the last attempt, whose pool lives as long as
- * the request, are adopted as they are when they are the first.
+ * The states of an attempt whose pool is freed are copied (copy), the
+ * peer's name with them, and kept: ctx->states counts them.  Those of
+ * the forwarded attempt, whose pool lives as long as the request, are
+ * adopted as they are when they are the first; else they are copied
+ * when its header goes to the client, for the client location's header
+ * filters, and copied again when it ends, with its times and lengths.
  */
 
 static void
@@ -1849,17 +2156,23 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
     ngx_str_t                  *peer;
     ngx_uint_t                  i, n;
     ngx_array_t                *states;
+    ngx_http_request_t         *sr;
     ngx_http_upstream_state_t  *st;
 
-    states = (ctx->sr != NULL) ? ctx->sr->upstream_states : NULL;
+    sr = ctx->attempt.sr;
+    states = (sr != NULL) ? sr->upstream_states : NULL;
 
-    if (states == NULL || states->nelts == 0) {
+    if (states == NULL || states->nelts == 0
+        || r->upstream_states == states)
+    {
         return;
     }
 
     if (r->upstream_states == NULL) {
 
         if (!copy) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "fireworks upstream states adopted");
             r->upstream_states = states;
             return;
         }
@@ -1871,6 +2184,10 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
         }
     }
 
+    /* a copy made when the header went out is replaced */
+
+    r->upstream_states->nelts = ctx->states;
+
     n = states->nelts;
 
     st = ngx_array_push_n(r->upstream_states, n);
@@ -1880,9 +2197,15 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
 
     ngx_memcpy(st, states->elts, n * sizeof(ngx_http_upstream_state_t));
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks upstream states: %ui kept, %ui copied",
+                   ctx->states, n);
+
     if (!copy) {
         return;
     }
+
+    ctx->states = r->upstream_states->nelts;
 
     for (i = 0; i < n; i++) {
 
@@ -1908,6 +2231,68 @@ ngx_http_fireworks_merge_states(ngx_http_request_t *r,
 
 
 /*
+ * Subrequests share the main request's cached variable values; an
+ * attempt caches them in a copy (ngx_http_fireworks_subrequest()), so
+ * that none outlives its pool.  What it cached is the main request's
+ * too, as in any subrequest: $request_id, a map's value, are then the
+ * same in every attempt and in the access log.  Values that change from
+ * attempt to attempt ($upstream_*, $fireworks_*) are never cached.  The
+ * value is copied (copy) when the attempt's pool goes before the
+ * request's.
+ */
+
+static void
+ngx_http_fireworks_keep_variables(ngx_http_request_t *r,
+    ngx_http_fireworks_ctx_t *ctx, ngx_uint_t copy)
+{
+    u_char                     *p;
+    ngx_uint_t                  i;
+    ngx_http_request_t         *sr;
+    ngx_http_variable_value_t  *v, *mv;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    sr = ctx->attempt.sr;
+
+    if (sr == NULL || sr->variables == NULL
+        || sr->variables == r->variables)
+    {
+        return;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        v = &sr->variables[i];
+        mv = &r->variables[i];
+
+        if (!(v->valid || v->not_found) || v->no_cacheable
+            || mv->valid || mv->not_found)
+        {
+            continue;
+        }
+
+        *mv = *v;
+
+        if (copy && v->valid && v->len) {
+            p = ngx_pnalloc(r->pool, v->len);
+            if (p == NULL) {
+                mv->valid = 0;
+                continue;
+            }
+
+            ngx_memcpy(p, v->data, v->len);
+            mv->data = p;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks variable \"%V\" kept, copy %ui",
+                       &((ngx_http_variable_t *) cmcf->variables.elts)[i].name,
+                       copy);
+    }
+}
+
+
+/*
  * Every state change: the waited time is counted when a wait ends, the
  * outcome is set once, the first time one is given.
  */
@@ -1920,7 +2305,7 @@ ngx_http_fireworks_set_state(ngx_http_request_t *r,
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fireworks state: %s -> %s, attempt %ui, outcome %d",
                    ngx_http_fireworks_states[ctx->state],
-                   ngx_http_fireworks_states[state], ctx->attempt, outcome);
+                   ngx_http_fireworks_states[state], ctx->attempts, outcome);
 
     if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
         ctx->waited += ngx_current_msec - ctx->wait_start;
@@ -1963,8 +2348,17 @@ ngx_http_fireworks_cleanup(void *data)
         ngx_delete_posted_event(&ctx->timer);
     }
 
-    /* an error_page's internal redirect zeroed it: the log phase needs it */
-    ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
+    /*
+     * An error_page's internal redirect zeroed it: the log phase needs it.
+     * The cleanups run newest first: the newest pass's ctx is the one
+     * kept, and it leads to the earlier ones.
+     */
+
+    if (ngx_http_get_module_ctx(r, ngx_http_fireworks_module) == NULL) {
+        ngx_http_set_ctx(r, ctx, ngx_http_fireworks_module);
+    }
+
+    ngx_http_fireworks_left(r, ctx);
 
     if (ctx->state == NGX_HTTP_FIREWORKS_DONE
         || ctx->state == NGX_HTTP_FIREWORKS_BODY)
@@ -1972,8 +2366,9 @@ ngx_http_fireworks_cleanup(void *data)
         return;
     }
 
-    if (ctx->sr != NULL) {
+    if (ctx->attempt.sr != NULL) {
         ngx_http_fireworks_merge_states(r, ctx, 0);
+        ngx_http_fireworks_keep_variables(r, ctx, 0);
 
         if (ctx->state == NGX_HTTP_FIREWORKS_ATTEMPT
             || ctx->state == NGX_HTTP_FIREWORKS_HOLD)
@@ -1992,6 +2387,36 @@ ngx_http_fireworks_cleanup(void *data)
 }
 
 
+/*
+ * An answer of this pass the client left before it was whole (its
+ * connection broke after the header went out, mid-stream typically):
+ * whatever the answer was, the request ends client_closed, or shutdown
+ * when the worker's shutdown closed it.  The status stays the one sent,
+ * as in the access log behind proxy_pass.  Only the pass whose attempt
+ * was forwarded keeps it (ctx->attempt.sr): one that gave up, even if an
+ * error_page led to the answer, keeps its outcome.
+ */
+
+static void
+ngx_http_fireworks_left(ngx_http_request_t *r, ngx_http_fireworks_ctx_t *ctx)
+{
+    if (!r->connection->error
+        || !r->header_sent
+        || ctx->attempt.sr == NULL)
+    {
+        return;
+    }
+
+    ctx->outcome = (ngx_exiting || ngx_terminate)
+                   ? NGX_HTTP_FIREWORKS_OUTCOME_SHUTDOWN
+                   : NGX_HTTP_FIREWORKS_OUTCOME_CLIENT_CLOSED;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks: the client left after the header, %ui, "
+                   "outcome %d", r->headers_out.status, ctx->outcome);
+}
+
+
 /* after the access log: the last attempt's pool goes with the request's */
 
 static void
@@ -1999,8 +2424,8 @@ ngx_http_fireworks_pool_cleanup(void *data)
 {
     ngx_http_fireworks_ctx_t  *ctx = data;
 
-    if (ctx->pool) {
-        ngx_http_fireworks_pool_put(ctx->pool);
-        ctx->pool = NULL;
+    if (ctx->attempt.pool) {
+        ngx_http_fireworks_pool_put(ctx->attempt.pool);
+        ctx->attempt.pool = NULL;
     }
 }

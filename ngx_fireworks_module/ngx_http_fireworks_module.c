@@ -57,25 +57,6 @@ static char *ngx_http_fireworks_msec_bounds(ngx_conf_t *cf, void *post,
     void *data);
 
 
-/* the guidance's "recommended client timeout" ranges: low end, high end */
-
-static ngx_http_fireworks_limits_t  ngx_http_fireworks_presets[] = {
-    { 30000, 30000, 60000 },                  /* interactive */
-    { 300000, 300000, 1800000 },              /* agentic */
-    { 600000, 600000, 1800000 },              /* long_context */
-    { 60000, 60000, 60000 }                   /* batch */
-};
-
-
-ngx_str_t  ngx_http_fireworks_workloads[] = {
-    ngx_string("interactive"),
-    ngx_string("agentic"),
-    ngx_string("long_context"),
-    ngx_string("batch"),
-    ngx_null_string
-};
-
-
 static ngx_uint_t  ngx_http_fireworks_default_statuses[] = {
     429, 500, 502, 503, 504
 };
@@ -102,6 +83,17 @@ static ngx_conf_enum_t  ngx_http_fireworks_client_retries[] = {
     { ngx_string("off"), NGX_HTTP_FIREWORKS_CLIENT_RETRY_OFF },
     { ngx_string("on"), NGX_HTTP_FIREWORKS_CLIENT_RETRY_ON },
     { ngx_string("auto"), NGX_HTTP_FIREWORKS_CLIENT_RETRY_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
+/* the levels limit_req_log_level takes */
+
+static ngx_conf_enum_t  ngx_http_fireworks_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
     { ngx_null_string, 0 }
 };
 
@@ -205,6 +197,13 @@ static ngx_command_t  ngx_http_fireworks_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fireworks_loc_conf_t, max_waiting),
       NULL },
+
+    { ngx_string("fireworks_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fireworks_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fireworks_loc_conf_t, log_level),
+      &ngx_http_fireworks_log_levels },
 
     { ngx_string("fireworks_gate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -398,6 +397,7 @@ ngx_http_fireworks_create_loc_conf(ngx_conf_t *cf)
     conf->max_waiting = NGX_CONF_UNSET_UINT;
     conf->gate = NGX_CONF_UNSET_UINT;
     conf->client_retry = NGX_CONF_UNSET_UINT;
+    conf->log_level = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -485,7 +485,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->workload_cv != NULL && conf->workload == NGX_CONF_UNSET_UINT) {
 
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < NGX_HTTP_FIREWORKS_LIMITS; i++) {
             if (ngx_http_fireworks_limit(&conf->limits, i)
                 == NGX_CONF_UNSET_MSEC)
             {
@@ -500,7 +500,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
         conf->workload_cv = prev->workload_cv;
 
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < NGX_HTTP_FIREWORKS_LIMITS; i++) {
             if (ngx_http_fireworks_limit(&conf->limits, i)
                 == NGX_CONF_UNSET_MSEC)
             {
@@ -511,7 +511,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->vary_limits = vary;
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < NGX_HTTP_FIREWORKS_LIMITS; i++) {
         ngx_http_fireworks_limit(&conf->limits, i) =
             ngx_http_fireworks_merge_limit(
                 ngx_http_fireworks_limit(&conf->limits, i),
@@ -546,6 +546,8 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_FIREWORKS_GATE_OFF);
     ngx_conf_merge_uint_value(conf->client_retry, prev->client_retry,
                               NGX_HTTP_FIREWORKS_CLIENT_RETRY_OFF);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
+                              NGX_LOG_INFO);
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
 
@@ -598,63 +600,6 @@ ngx_http_fireworks_merge_limit(ngx_msec_t conf, ngx_msec_t prev,
 }
 
 
-/*
- * The request's workload, when a variable names it: the limits that come
- * from the preset follow it.  A value that names no workload is warned
- * about and the location's own workload applies; an empty one silently.
- */
-
-void
-ngx_http_fireworks_request_workload(ngx_http_request_t *r,
-    ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_loc_conf_t *flcf)
-{
-    ngx_str_t   value;
-    ngx_uint_t  i, w;
-
-    ctx->workload = flcf->workload;
-    ctx->limits = flcf->limits;
-
-    if (flcf->workload_cv == NULL) {
-        return;
-    }
-
-    if (ngx_http_complex_value(r, flcf->workload_cv, &value) != NGX_OK) {
-        return;
-    }
-
-    for (w = 0; ngx_http_fireworks_workloads[w].len; w++) {
-        if (value.len == ngx_http_fireworks_workloads[w].len
-            && ngx_strncmp(value.data, ngx_http_fireworks_workloads[w].data,
-                           value.len)
-               == 0)
-        {
-            break;
-        }
-    }
-
-    if (ngx_http_fireworks_workloads[w].len == 0) {
-
-        if (value.len) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "fireworks: \"%V\" is not a workload, "
-                          "\"%V\" applies", &value,
-                          &ngx_http_fireworks_workloads[flcf->workload]);
-        }
-
-        return;
-    }
-
-    ctx->workload = w;
-
-    for (i = 0; i < 3; i++) {
-        if (flcf->vary_limits & (1 << i)) {
-            ngx_http_fireworks_limit(&ctx->limits, i) =
-                ngx_http_fireworks_limit(&ngx_http_fireworks_presets[w], i);
-        }
-    }
-}
-
-
 static ngx_int_t
 ngx_http_fireworks_preconf(ngx_conf_t *cf)
 {
@@ -670,6 +615,16 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
     ngx_http_fireworks_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fireworks_module);
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* an attempt's first phase after its location was found */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_fireworks_rewrite_handler;
 
     if (fmcf->zone == NULL) {
 
@@ -684,8 +639,6 @@ ngx_http_fireworks_init(ngx_conf_t *cf)
     }
 
     /* the request is counted as finished where it is logged */
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {

@@ -12,6 +12,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+
+/* "config" says so at configure time; this, for any other build */
+
+#if (nginx_version < 1022000)
+#error ngx_http_fireworks_module needs nginx 1.22.0 or newer
+#endif
+
 #include "ngx_http_fireworks_parse.h"
 #include "ngx_http_fireworks_json.h"
 #include "ngx_http_fireworks_sse.h"
@@ -137,8 +144,12 @@ typedef struct {
 } ngx_http_fireworks_limits_t;
 
 
+#define NGX_HTTP_FIREWORKS_LIMITS           3
+
+/* the i-th of them, for loops over all three (ngx_http_fireworks_workload.c) */
+
 #define ngx_http_fireworks_limit(l, i)                                       \
-    (((ngx_msec_t *) (l))[i])
+    (*(ngx_msec_t *) ((u_char *) (l) + ngx_http_fireworks_limit_offsets[i]))
 
 
 /* the shared zone: one route block per route, counted by all workers */
@@ -278,6 +289,7 @@ typedef struct {
     ngx_uint_t                    max_waiting; /* 0: off */
     ngx_uint_t                    gate;
     ngx_uint_t                    client_retry;
+    ngx_uint_t                    log_level;   /* of the retry lines */
 } ngx_http_fireworks_loc_conf_t;
 
 
@@ -287,17 +299,48 @@ typedef struct {
 } ngx_http_fireworks_result_t;
 
 
-/* all per-request state: one ctx on the main request */
+/*
+ * What lives as long as one attempt: zeroed as each attempt starts
+ * (ngx_http_fireworks_start()), given back with its pool when it ends.
+ */
 
 typedef struct {
-    ngx_http_request_t           *request;
-
-    /* the attempt in progress, NULL between attempts */
-    ngx_http_request_t           *sr;
+    ngx_http_request_t           *sr;          /* NULL between attempts */
     ngx_pool_t                   *pool;        /* the attempt's own */
     ngx_http_cleanup_t           *cleanup;     /* r->cleanup before it */
     ngx_int_t                     rc;          /* what it finished with */
     ngx_uint_t                    status;      /* the API's, 0: none */
+    ngx_uint_t                    kind;        /* its peer's failure */
+    ngx_msec_t                    start;
+    ngx_msec_t                    last_data;   /* for the idle timeout */
+    ngx_buf_t                    *hold;        /* bytes held, HOLD */
+    u_char                        tail[4];     /* the last bytes forwarded */
+    ngx_http_fireworks_cut_e      cut;
+
+    unsigned                      ended:1;     /* the attempt finished */
+    unsigned                      complete:1;  /* with its last buffer */
+    unsigned                      cut_warned:1;
+    unsigned                      broken:1;    /* an answer that is no HTTP */
+    unsigned                      sse:1;       /* text/event-stream */
+} ngx_http_fireworks_attempt_t;
+
+
+/*
+ * What lives as long as the request, or as one fireworks_pass of it: one
+ * ctx on the main request, and one more for each pass an error_page
+ * starts.
+ */
+
+typedef struct ngx_http_fireworks_ctx_s  ngx_http_fireworks_ctx_t;
+
+struct ngx_http_fireworks_ctx_s {
+    ngx_http_request_t           *request;
+
+    /* an earlier fireworks_pass of this request, before an error_page */
+    ngx_http_fireworks_ctx_t     *prev;
+
+    ngx_http_fireworks_attempt_t  attempt;     /* the one in progress */
+    ngx_uint_t                    attempts;    /* started so far */
 
     ngx_http_post_subrequest_t    ps;
     ngx_event_t                   timer;       /* one meaning at a time */
@@ -310,12 +353,12 @@ typedef struct {
     ngx_msec_t                    wait_start;
     ngx_msec_t                    waited;      /* all backoff waits */
     ngx_msec_t                    delay;       /* the wait decided on */
-    ngx_msec_t                    last_data;   /* for the idle timeout */
 
     ngx_array_t                   results;     /* of result_t */
     ngx_http_fireworks_result_t   last;        /* the last attempt's */
-    ngx_uint_t                    kind;        /* the last peer's failure */
-    ngx_msec_t                    attempt_start;
+    ngx_uint_t                    states;      /* ended attempts' states */
+    ngx_uint_t                    answer;      /* a give-up's status */
+    ngx_msec_t                    time;        /* the pass's, at give-up */
 
     ngx_http_fireworks_route_t   *route;       /* NULL: no zone */
     ngx_http_fireworks_series_t  *series;      /* the route's, or a model's */
@@ -326,17 +369,10 @@ typedef struct {
     ngx_msec_t                    held_at;     /* in the gate's queue since */
     ngx_queue_t                   queue;       /* in the route's held */
     ngx_str_t                     model;       /* the body's "model" */
-    ngx_buf_t                    *hold;        /* bytes held, HOLD */
-    u_char                        tail[4];     /* the last bytes forwarded */
 
-    ngx_uint_t                    attempt;
     ngx_http_fireworks_state_e    state;
     ngx_http_fireworks_outcome_e  outcome;
-    ngx_http_fireworks_cut_e      cut;
 
-    unsigned                      ended:1;     /* the attempt finished */
-    unsigned                      complete:1;  /* with its last buffer */
-    unsigned                      cut_warned:1;
     unsigned                      in_flight:1; /* counted in the gauges */
     unsigned                      waiting:1;
     unsigned                      retrying:1;
@@ -344,16 +380,16 @@ typedef struct {
     unsigned                      queued:1;    /* in the gate's queue */
     unsigned                      granted:1;   /* the pacer gave it a start */
     unsigned                      over_budget:1; /* held for a paced start */
-    unsigned                      broken:1;    /* an answer that is no HTTP */
     unsigned                      body_read:1;
     unsigned                      inspected:1; /* the body was looked at */
     unsigned                      stream:1;    /* "stream": true */
-    unsigned                      sse:1;       /* text/event-stream */
-} ngx_http_fireworks_ctx_t;
+    unsigned                      gave_up:1;   /* the answer is nginx's */
+};
 
 
 ngx_int_t ngx_http_fireworks_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fireworks_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_fireworks_rewrite_handler(ngx_http_request_t *r);
 
 ngx_msec_t ngx_http_fireworks_backoff(ngx_http_fireworks_loc_conf_t *flcf,
     ngx_uint_t retry);
@@ -378,6 +414,7 @@ void ngx_http_fireworks_pool_free(void);
 ngx_int_t ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle);
 void ngx_http_fireworks_zone_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_fireworks_log_handler(ngx_http_request_t *r);
+ngx_msec_t ngx_http_fireworks_request_time(ngx_http_request_t *r);
 
 void ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_loc_conf_t *flcf);
@@ -412,6 +449,9 @@ ngx_int_t ngx_http_fireworks_peer_init_main(ngx_conf_t *cf,
 extern ngx_str_t  ngx_http_fireworks_kinds[];
 extern ngx_str_t  ngx_http_fireworks_outcomes[];
 extern ngx_str_t  ngx_http_fireworks_workloads[];
+
+extern ngx_http_fireworks_limits_t  ngx_http_fireworks_presets[];
+extern size_t  ngx_http_fireworks_limit_offsets[];
 
 
 extern ngx_module_t  ngx_http_fireworks_module;

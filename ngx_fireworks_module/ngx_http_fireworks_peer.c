@@ -132,9 +132,12 @@ ngx_http_fireworks_init_peer(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->sr != r) {
+    if (ctx == NULL || ctx->attempt.sr != r) {
         return NGX_OK;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fireworks init peer: attempt %ui", ctx->attempts);
 
     pd = ngx_palloc(r->pool, sizeof(ngx_http_fireworks_peer_data_t));
     if (pd == NULL) {
@@ -174,6 +177,9 @@ ngx_http_fireworks_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_fireworks_peer_data_t  *pd = data;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "fireworks get peer: attempt %ui", pd->ctx->attempts);
+
     return pd->get(pc, pd->data);
 }
 
@@ -185,8 +191,12 @@ ngx_http_fireworks_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_fireworks_peer_data_t  *pd = data;
 
     if (state & NGX_PEER_FAILED) {
-        pd->ctx->kind = ngx_http_fireworks_peer_kind(pc, pd->u);
+        pd->ctx->attempt.kind = ngx_http_fireworks_peer_kind(pc, pd->u);
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "fireworks free peer: attempt %ui, state %ui, kind %ui",
+                   pd->ctx->attempts, state, pd->ctx->attempt.kind);
 
     pd->free(pc, pd->data, state);
 }
@@ -197,6 +207,9 @@ ngx_http_fireworks_notify_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t type)
 {
     ngx_http_fireworks_peer_data_t  *pd = data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "fireworks notify peer: %ui", type);
 
     pd->notify(pc, pd->data, type);
 }
@@ -260,6 +273,9 @@ ngx_http_fireworks_set_session(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_fireworks_peer_data_t  *pd = data;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "fireworks set session");
+
     return pd->set_session(pc, pd->data);
 }
 
@@ -268,6 +284,9 @@ static void
 ngx_http_fireworks_save_session(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_fireworks_peer_data_t  *pd = data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "fireworks save session");
 
     pd->save_session(pc, pd->data);
 }

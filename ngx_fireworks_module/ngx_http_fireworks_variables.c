@@ -123,7 +123,7 @@ ngx_http_fireworks_number_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%ui", ctx->attempt) - p;
+    v->len = ngx_sprintf(p, "%ui", ctx->attempts) - p;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

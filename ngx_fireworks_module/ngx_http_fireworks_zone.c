@@ -39,6 +39,8 @@ static ngx_http_fireworks_series_t *ngx_http_fireworks_find_series(
     ngx_http_fireworks_route_t *route, ngx_str_t *model);
 static void ngx_http_fireworks_zone_full(ngx_http_fireworks_shctx_t *sh,
     ngx_log_t *log);
+static void ngx_http_fireworks_count_end(ngx_http_fireworks_ctx_t *ctx,
+    ngx_uint_t status, ngx_msec_t ms);
 static void ngx_http_fireworks_code_add(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_code_t *codes, ngx_uint_t key);
 static void ngx_http_fireworks_observe(ngx_http_fireworks_hist_t *h,
@@ -362,6 +364,9 @@ ngx_http_fireworks_route_block(ngx_http_fireworks_zone_t *zone,
     route->len = name->len;
     ngx_memcpy(route->name, name->data, name->len);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "fireworks zone: new route \"%V\"", name);
+
     /* the renderer walks the list without the lock: link it when whole */
 
     route->next = zone->sh->routes;
@@ -439,6 +444,10 @@ ngx_http_fireworks_model_series(ngx_http_fireworks_ctx_t *ctx)
                                             model->len);
 
         if (s != NULL) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log,
+                           0, "fireworks zone: new series \"%V\", %ui",
+                           model, route->models);
+
             if (model != &other) {
                 route->models++;
             }
@@ -561,6 +570,9 @@ ngx_http_fireworks_zone_init_process(ngx_cycle_t *cycle)
     zone->sh->pid[slot] = ngx_pid;
     ngx_http_fireworks_slot = slot;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                   "fireworks zone: worker slot %ui", slot);
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return NGX_OK;
@@ -647,7 +659,7 @@ ngx_http_fireworks_count_header(ngx_http_fireworks_ctx_t *ctx)
 
     ngx_http_fireworks_observe(&ctx->series->header,
                                ngx_http_fireworks_header_bounds,
-                               ngx_current_msec - ctx->attempt_start);
+                               ngx_current_msec - ctx->attempt.start);
 }
 
 
@@ -681,16 +693,17 @@ ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,
 
 /*
  * The log phase, after the request's cleanups and with its final
- * status: the request is counted as finished.
+ * status: the request is counted as finished, in the route of each
+ * fireworks_pass it went through (more than one after an error_page
+ * that sends it to another), and each pass releases what it still holds.
  */
 
 ngx_int_t
 ngx_http_fireworks_log_handler(ngx_http_request_t *r)
 {
-    ngx_msec_t                     ms;
-    ngx_uint_t                     status, workload;
-    ngx_http_fireworks_ctx_t      *ctx;
-    ngx_http_fireworks_series_t   *s;
+    ngx_msec_t                 ms;
+    ngx_uint_t                 status;
+    ngx_http_fireworks_ctx_t  *ctx;
 
     if (r != r->main) {
         return NGX_OK;
@@ -698,8 +711,50 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fireworks_module);
 
-    if (ctx == NULL || ctx->route == NULL) {
+    if (ctx == NULL) {
         return NGX_OK;
+    }
+
+    /* the newest pass answered: the final status and the whole time */
+
+    status = r->headers_out.status;
+
+    if (status == 0 && r->err_status) {
+        status = r->err_status;
+    }
+
+    ms = ngx_http_fireworks_request_time(r);
+
+    for ( /* void */ ; ctx; ctx = ctx->prev) {
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "fireworks log: pass of %ui attempts, %ui, %Mms",
+                       ctx->attempts, status, ms);
+
+        ngx_http_fireworks_count_end(ctx, status, ms);
+
+        /* an earlier pass: the answer it gave up with, when it did */
+
+        if (ctx->prev) {
+            status = ctx->prev->answer;
+            ms = ctx->prev->time;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a pass has ended: what it still holds is released, it is counted */
+
+static void
+ngx_http_fireworks_count_end(ngx_http_fireworks_ctx_t *ctx,
+    ngx_uint_t status, ngx_msec_t ms)
+{
+    ngx_http_fireworks_series_t  *s;
+
+    if (ctx->route == NULL) {
+        return;
     }
 
     if (ctx->in_flight) {
@@ -710,28 +765,30 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
     ngx_http_fireworks_guard_release(ctx, 1);
 
     s = ctx->series;
-    workload = ctx->workload;
 
-    (void) ngx_atomic_fetch_add(&s->requests[workload][ctx->outcome], 1);
-
-    status = r->headers_out.status;
-
-    if (status == 0 && r->err_status) {
-        status = r->err_status;
-    }
+    (void) ngx_atomic_fetch_add(&s->requests[ctx->workload][ctx->outcome], 1);
 
     if (status >= 100 && status < 600) {
         ngx_http_fireworks_code_add(ctx, s->responses, status);
     }
 
-    ms = (ngx_msec_t) ((ngx_time() - r->start_sec) * 1000
-                       + ((ngx_msec_int_t) ngx_timeofday()->msec
-                          - (ngx_msec_int_t) r->start_msec));
-
-    ngx_http_fireworks_observe(&s->duration[workload],
+    ngx_http_fireworks_observe(&s->duration[ctx->workload],
                                ngx_http_fireworks_duration_bounds, ms);
+}
 
-    return NGX_OK;
+
+/* ms since the request came, as $request_time counts it */
+
+ngx_msec_t
+ngx_http_fireworks_request_time(ngx_http_request_t *r)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (ngx_msec_t) ((tp->sec - r->start_sec) * 1000
+                         + ((ngx_msec_int_t) tp->msec
+                            - (ngx_msec_int_t) r->start_msec));
 }
 
 

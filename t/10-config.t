@@ -92,6 +92,7 @@ my @bad = (
         qr/invalid value "0" in "fireworks_max_waiting"/],
     ['fireworks_gate maybe;', qr/invalid value "maybe" in "fireworks_gate" directive, it must be "off", "on" or "all"/],
     ['fireworks_client_retry never;', qr/invalid value "never" in "fireworks_client_retry" directive, it must be "off", "on" or "auto"/],
+    ['fireworks_log_level debug;', qr/invalid value "debug" in "fireworks_log_level" directive, it must be "info", "notice", "warn" or "error"/],
     ['fireworks_route;', qr/invalid number of arguments in "fireworks_route"/],
     ['proxy_pass http://127.0.0.1:1;',
         qr/"fireworks_pass" and another content handler \(such as "proxy_pass"\) in the location "\/v1\/"/],
@@ -134,6 +135,7 @@ for my $g ('fireworks_retry_budget 20% min=3;', 'fireworks_retry_budget off;',
     'fireworks_retry_budget 5%;', 'fireworks_max_waiting 2000;',
     'fireworks_max_waiting off;', 'fireworks_gate on;', 'fireworks_gate off;',
     'fireworks_gate all;', 'fireworks_client_retry off;',
+    'fireworks_log_level notice;', 'fireworks_log_level error;',
     'fireworks_client_retry on;', 'fireworks_client_retry auto;',
     'fireworks_route chat;', 'fireworks_deadline 24h;')
 {

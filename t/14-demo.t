@@ -1,13 +1,17 @@
 #!/usr/bin/perl
 
-# ./build.sh demo: it runs, reports what the gateway did for each request
-# and leaves nothing behind.
+# ./build.sh demo: it runs, shows the configuration it runs, says before
+# each request what the stand-in API will do and what the gateway should
+# make of it, then what it did (bodies and stream whole), explains each
+# outcome once, reports what the gateway did for each request and leaves
+# nothing behind.
 
 use warnings;
 use strict;
 
 use FindBin;
 use File::Temp qw/tempdir/;
+use JSON::PP;
 use Test::More;
 
 my $root = "$FindBin::Bin/..";
@@ -32,7 +36,63 @@ is_deeply([@{$row{overloaded} || []}[1, 2]], [200, 3], 'overloaded');
 is($row{stream}[1], 200, 'stream');
 is_deeply([@{$row{'bad-request'} || []}[1, 2]], [400, 1], 'bad request');
 is($row{'still-overloaded'}[5], 'tries', 'tries ran out');
-like($out, qr/data: \{"id":"stream"/, 'stream shown');
+
+# the configuration it runs is shown: each location's fireworks_* lines,
+# and the defaults that apply where nothing is set
+
+my ($conf) = $out =~ /^(server \{\n.*?^\})$/ms;
+$conf //= '';
+like($conf, qr/location \/v1\/ \{\s+fireworks_pass \S+;\s+fireworks_workload interactive;/,
+    'config: the chat location shown');
+like($conf, qr/location \/short\/v1\/ \{[^}]*fireworks_tries 2;/,
+    'config: the short leash shown');
+like($conf, qr/#\s+fireworks_tries 5;/, 'config: the default tries named');
+like($conf, qr/location ~ \^\/_fireworks\S* \{\s+internal;\s+proxy_pass http:\/\/127\.0\.0\.1:\d+/,
+    'config: the internal location shown');
+
+# each request: what the API will do and what the gateway should make of
+# it, said before it runs, then what it did, as the access log says
+
+my @blocks = split /^--- \d+\. /m, $out;
+shift @blocks;
+is(scalar @blocks, 7, 'seven requests, each announced');
+my %block = map { /^(\S+):/ ? ($1 => $_) : () } @blocks;
+for my $name (sort keys %row) {
+    my $b = $block{$name} // '';
+    like($b, qr/^\S+: POST \S+, X-FW-Script: \S+\n    the API will: +\S.*?\n    the gateway should: +\S.*?\n    it did: +HTTP (\d{3}) after [\d.]+ s: (\d+) attempts? \(([\d, ]+)\),\n +waited ([\d.]+) s in all, outcome (\w+)\n/s,
+        "$name: announced, then what it did");
+    my @did = $b =~ /it did: +HTTP (\d{3}) .*?: (\d+) attempts? \(([\d, ]+)\),\n +waited ([\d.]+) s in all, outcome (\w+)/s;
+    $did[2] =~ s/, /,/g if @did;
+    my @r = @{$row{$name}};
+    is_deeply(\@did, [ @r[1 .. 3], $r[4] =~ s/s$//r, $r[5] ],
+        "$name: what it did is the access log's");
+    # what was announced came true
+    my ($should) = $b =~ /the gateway should: +(.*?)\n    it did:/s;
+    my ($n) = ($should // '') =~ /\b(\d+) attempts?\b/;
+    is($n, $r[2], "$name: the attempts announced were made");
+}
+
+# each outcome explained once, where it is first seen
+
+for my $o (qw/done tries/) {
+    is(() = $out =~ /^    outcome $o: +\S/mg, 1, "outcome $o explained once");
+}
+like($block{plain} // '', qr/^    outcome done: /m, 'done: explained at its first request');
+like($block{'still-overloaded'} // '', qr/^    header: x-should-retry: false$/m,
+    'still-overloaded: x-should-retry: false shown');
+
+# the bodies whole: each JSON answer and each event of the stream parses
+
+for my $name (qw/plain rate-limited overloaded slow bad-request still-overloaded/) {
+    my ($json) = ($block{$name} // '') =~ /^    \| (\{.*)$/m;
+    ok(defined $json && eval { decode_json($json); 1 }, "$name: the whole body shown")
+        or diag($json // 'no body');
+}
+my @events = ($block{stream} // '') =~ /^    \| data: (.*)$/mg;
+is(scalar @events, 6, 'stream: 5 events and [DONE] shown');
+is($events[-1] // '', '[DONE]', 'stream: [DONE] last');
+is(scalar(grep { eval { decode_json($_)->{object} eq 'chat.completion.chunk' } }
+    @events[0 .. 4]), 5, 'stream: each event whole');
 
 # the demo's own error.log: there, and no alert, crit or crash in it
 

@@ -2,10 +2,11 @@
 
 # fireworks_hold_header: a stream cut before its first event is retried
 # and the client sees one clean stream; one cut after its first event
-# reaches the client cut, as without it; a first event that is an error
-# object with a status is that status; past fireworks_hold_size nothing
-# is retried.  fireworks_stream_error: a cut stream ends with an error
-# event and a proper end.
+# reaches the client cut, as without it; fireworks_attempt_timeout runs
+# to the first event; a first event that is an error object with a
+# status is that status; past fireworks_hold_size nothing is retried.
+# fireworks_stream_error: a cut stream ends with an error event and a
+# proper end.
 
 use warnings;
 use strict;
@@ -36,6 +37,13 @@ $t->run($t->gateway(locations => <<'EOF1'));
 
         location /nohold/ {
             fireworks_pass /_fireworks/v1/chat/completions;
+        }
+
+        location /ttft/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_hold_header on;
+            fireworks_attempt_timeout 500ms;
+            fireworks_tries 3;
         }
 
         location /error/ {
@@ -90,6 +98,29 @@ for my $loc (qw/hold nohold/) {
         or diag($first ? $first->[0] - $start : 'no event');
     ok($r->{complete}, "$loc: the stream completes");
 }
+
+# under the hold, fireworks_attempt_timeout runs to the first event: a
+# first token after 1.5 s under 500 ms is cut and retried; the last
+# attempt is not held, its stream goes out
+
+$r = $t->http(uri => '/ttft/x', body => $body,
+    script => 'sse;n=3;ms=20;first=1500', id => 'ttft', timeout => 10);
+is($r->{status}, 200, 'first event after the attempt timeout: 200');
+ok($r->{complete}, 'first event after the attempt timeout: the last stream');
+is($r->{headers}{'x-results'}, 'timeout, timeout, 200',
+    'first event after the attempt timeout: cut twice, as timeouts');
+is(scalar @{$t->attempts('ttft')}, 3, 'first event after the attempt '
+    . 'timeout: 3 attempts');
+like($t->error_log,
+    qr/attempt 1 timed out after 500ms while its header was held/,
+    'first event after the attempt timeout: the warning says so');
+
+# within the attempt timeout (30 s here) the same stream is held, once
+
+$r = $t->http(uri => '/hold/x', body => $body,
+    script => 'sse;n=3;ms=20;first=1500', id => 'ttft-in', timeout => 10);
+ok($r->{status} == 200 && $r->{complete}, 'first event within it: the stream');
+is($r->{headers}{'x-results'}, '200', 'first event within it: one attempt');
 
 # a first event that is an error with a retryable status: retried
 

@@ -112,10 +112,13 @@ sub read_file {
 
 # The main-level lines every nginx of the benchmarks starts with: one
 # worker pinned to CPU (0: the gateway's, 1: the upstream's), logs in its
-# prefix.  Options: cpu (0), workers (1; more are not pinned),
-# connections (1024), nofile (raise the open
-# file limit to the hard limit), modules (load_module paths; %%MODULE%%
-# is the fireworks module, loaded unless fireworks => 0).
+# prefix, and, when root starts it, the worker running as root as the
+# test suite's do (t/lib/FW.pm): as "nobody" it could not reach its temp
+# paths in a scratch directory under a TMPDIR of mode 0700.  Options: cpu
+# (0), workers (1; more are not pinned), connections (1024), nofile
+# (raise the open file limit to the hard limit), modules (load_module
+# paths; %%MODULE%% is the fireworks module, loaded unless fireworks =>
+# 0).
 
 sub preamble {
     my (%o) = @_;
@@ -124,6 +127,7 @@ sub preamble {
     my $cpu = $o{cpu} ? '10' : '01';
 
     return join('', map { "load_module $_;\n" } @modules)
+        . ($> == 0 ? "user root;\n" : '')
         . "worker_processes " . ($o{workers} || 1) . ";\n"
         . (($o{workers} || 1) == 1 ? "worker_cpu_affinity $cpu;\n" : '')
         . ($o{nofile} ? "worker_rlimit_nofile %%NOFILE%%;\n" : '')
@@ -135,11 +139,17 @@ sub preamble {
 
 # A whole nginx.conf: the preamble (options as above) and an http block
 # whose content is HTTP, then access_log (off unless given: after HTTP,
-# so that it may name a log_format defined there).
+# so that it may name a log_format defined there).  The temp files stay
+# in the prefix: the paths compiled into Debian's nginx (/var/lib/nginx)
+# belong to the machine's nginx and its user; a body larger than
+# client_body_buffer_size written there failed with 500 where that
+# directory was not the benchmark's worker's to write.
 
 sub nginx_conf {
     my (%o) = @_;
-    return preamble(%o) . "http {\n$o{http}\n    access_log "
+    my $temp = join '', map { "    ${_}_temp_path %%PREFIX%%/${_}_temp;\n" }
+        qw/client_body proxy fastcgi uwsgi scgi/;
+    return preamble(%o) . "http {\n$temp$o{http}\n    access_log "
         . ($o{access_log} || 'off') . ";\n}\n";
 }
 

@@ -395,6 +395,21 @@ grammar(ngx_str_t *name, args_t *a, ngx_http_fireworks_loc_conf_t *conf,
         return 0;
     }
 
+    if (is(name, "fireworks_log_level")) {
+        static const char        *l[] = { "info", "notice", "warn", "error" };
+        static const ngx_uint_t   level[] = { NGX_LOG_INFO, NGX_LOG_NOTICE,
+                                              NGX_LOG_WARN, NGX_LOG_ERR };
+
+        for (i = 0; i < 4; i++) {
+            if (is(v, l[i])) {
+                want(conf->log_level == level[i]);
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
     if (is(name, "fireworks_inspect_size") || is(name, "fireworks_hold_size"))
     {
         if (!ref_size(v, &n) || n > MAX_SIZE) {

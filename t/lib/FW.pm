@@ -118,6 +118,17 @@ EOF
     $conf =~ s/%%HTTP_GLOBALS%%/$http/g;
     $conf =~ s/%%TESTDIR%%/$d/g;
     $conf =~ s/%%PORT_(\w+)%%/$self->port(lc $1)/ge;
+
+    # an http block keeps its temp files here, never in the paths
+    # compiled into nginx (/var/lib/nginx: the machine's nginx's, and its
+    # user's); nginx -t makes them too
+    if ($conf =~ /^\s*http\s*\{/m) {
+        for my $kind (qw/client_body proxy fastcgi uwsgi scgi/) {
+            die "an nginx.conf with an http block and no ${kind}_temp_path"
+                . " in $d: put %%HTTP_GLOBALS%% into its http block\n"
+                unless $conf =~ /^\s*${kind}_temp_path\s+\Q$d\E\//m;
+        }
+    }
     return $conf;
 }
 

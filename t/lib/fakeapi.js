@@ -22,6 +22,11 @@
 //                       first event (the API's time to first token)
 //   stall;n=N;ms=M      N events, then silence with the connection open
 //   cut;n=N;ms=M        N events, then the connection is closed
+//                       sse, stall and cut take cl=1 (Content-Length of
+//                       the whole stream, N events and [DONE], so that a
+//                       cut one ends short of it) and gzip=1 (the stream
+//                       gzipped, Content-Encoding: gzip, flushed after
+//                       each event; no Content-Length)
 //   slow;ms=M           wait M ms, then a chat completion
 //   hang                accept and never answer
 //   close               close the connection without an answer
@@ -110,23 +115,56 @@ function chunk(id, m, i, n, ts) {
   return 'data: ' + JSON.stringify(ev) + '\n\n';
 }
 
+// What a stream's events are written through: the response itself, or
+// with gzip=1 a gzip stream flushed after each event (as an API that
+// compresses SSE must, or its events would wait in the compressor).
+function encoder(res, gzip) {
+  if (!gzip) {
+    return { write: (s, cb) => { res.write(s); cb(); }, end: (s) => res.end(s) };
+  }
+  const gz = zlib.createGzip();
+  const drain = () => { let d; while ((d = gz.read()) !== null) res.write(d); };
+  return {
+    write: (s, cb) => {
+      gz.write(s);
+      gz.flush(zlib.constants.Z_SYNC_FLUSH, () => { drain(); cb(); });
+    },
+    end: (s) => {
+      gz.on('readable', drain);
+      gz.on('end', () => res.end());
+      gz.end(s);
+    },
+  };
+}
+
 function stream(req, res, step, id, m, end) {
   const n = parseInt(step.n || '5', 10);
   const ms = parseInt(step.ms || '50', 10);
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
-                       'x-request-id': id });
+  const gzip = step.gzip === '1';
+  const headers = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
+                    'x-request-id': id };
+  let events = null;
+  if (gzip) headers['Content-Encoding'] = 'gzip';
+  if (step.cl === '1' && !gzip) {
+    // the length of the whole stream, as if it were to complete
+    events = [];
+    for (let i = 0; i < n; i++) events.push(chunk(id, m, i, n, step.ts === '1'));
+    headers['Content-Length'] = Buffer.byteLength(events.join('') + 'data: [DONE]\n\n');
+  }
+  res.writeHead(200, headers);
   res.flushHeaders();
+  const out = encoder(res, gzip);
   let i = 0;
   const first = parseInt(step.first || '0', 10);
   const tick = () => {
     if (res.destroyed) return;
     if (i < n) {
-      res.write(chunk(id, m, i, n, step.ts === '1'));
+      const ev = events ? events[i] : chunk(id, m, i, n, step.ts === '1');
       i++;
-      setTimeout(tick, ms);
+      out.write(ev, () => setTimeout(tick, ms));
       return;
     }
-    if (end === 'done') { res.end('data: [DONE]\n\n'); }
+    if (end === 'done') { out.end('data: [DONE]\n\n'); }
     else if (end === 'cut') { res.socket.destroy(); }
     // 'stall': leave it open
   };
