@@ -304,12 +304,12 @@ ngx_http_fireworks_body_handler(ngx_http_request_t *r)
 
     ngx_http_fireworks_count_start(ctx, flcf);
 
-    /* fireworks_gate all: a first attempt, too, waits for a closed gate */
+    /*
+     * fireworks_gate all: a first attempt, too, waits for a closed gate
+     * or a paced start, counted waiting by the guard
+     */
 
     if (ngx_http_fireworks_guard_hold(r, ctx, &ctx->delay) == NGX_AGAIN) {
-        ctx->waiting = (ngx_http_fireworks_gauge_add(ctx, ctx->route->waiting,
-                                                     1)
-                        == NGX_OK);
         ngx_http_fireworks_wait(r, ctx);
         return;
     }

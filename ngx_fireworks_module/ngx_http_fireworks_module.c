@@ -602,7 +602,7 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_uint_value(conf->budget, prev->budget, 0);
-    ngx_conf_merge_uint_value(conf->budget_min, prev->budget_min, 3);
+    ngx_conf_init_uint_value(conf->budget_min, 3);
     ngx_conf_merge_uint_value(conf->max_waiting, prev->max_waiting, 0);
     ngx_conf_merge_uint_value(conf->gate, prev->gate,
                               NGX_HTTP_FIREWORKS_GATE_OFF);
@@ -622,6 +622,15 @@ ngx_http_fireworks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"fireworks_max_waiting\" and \"fireworks_gate\" "
                            "need a \"fireworks_zone\" in the http block");
         return NGX_CONF_ERROR;
+    }
+
+    /* a guarded route must get its block in the zone: see init_zone */
+
+    if (conf->route != NULL
+        && (conf->budget || conf->max_waiting
+            || conf->gate != NGX_HTTP_FIREWORKS_GATE_OFF))
+    {
+        conf->route->guard = 1;
     }
 
     return NGX_CONF_OK;

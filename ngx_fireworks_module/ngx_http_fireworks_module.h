@@ -45,6 +45,9 @@
 #define NGX_HTTP_FIREWORKS_RATE_SECONDS     8
 #define NGX_HTTP_FIREWORKS_RATE_WINDOW      5
 
+/* a pace no refusal renewed for this long is forgotten, ms */
+#define NGX_HTTP_FIREWORKS_PACE_KEEP        30000
+
 /* the zone: worker slots, statuses and kinds per family, buckets */
 #define NGX_HTTP_FIREWORKS_SLOTS            64
 #define NGX_HTTP_FIREWORKS_CODES            32
@@ -206,12 +209,21 @@ struct ngx_http_fireworks_route_s {
     ngx_atomic_t                  retrying[NGX_HTTP_FIREWORKS_SLOTS];
     ngx_atomic_t                  held[NGX_HTTP_FIREWORKS_SLOTS];
 
-    /* the gate, in ngx_current_msec's clock, the same in all workers */
+    /*
+     * the gate, in ngx_current_msec's clock, the same in all workers;
+     * paces in requests per 1000 s (0: not pacing)
+     */
     ngx_atomic_t                  gate_until;  /* closed until, ms */
-    ngx_atomic_t                  gate_next;   /* the next paced start */
-    ngx_atomic_t                  gate_rate;   /* answers/s when closed */
+    ngx_atomic_t                  gate_next;   /* the next paced start, us */
+    ngx_atomic_t                  gate_rate;   /* the pace */
+    ngx_atomic_t                  gate_good;   /* good: below it, a fast rise */
+    ngx_atomic_t                  gate_cut;    /* the last cut, ms */
+    ngx_atomic_t                  gate_ok_at;  /* the last accepted, ms */
+    ngx_atomic_t                  gate_refused; /* the last refusal, ms */
+    ngx_atomic_t                  gate_answer; /* accepted answers' time, ms */
     ngx_atomic_t                  gate_closed; /* ms closed in all */
     ngx_atomic_t                  ok[NGX_HTTP_FIREWORKS_RATE_SECONDS];
+    ngx_atomic_t                  ko[NGX_HTTP_FIREWORKS_RATE_SECONDS];
 
     /* requests handed to fireworks_fallback, by the primary's outcome */
     ngx_atomic_t                  fallbacks[NGX_HTTP_FIREWORKS_OUTCOMES];
@@ -238,6 +250,11 @@ typedef struct {
     ngx_str_t                     name;
     ngx_http_fireworks_route_t   *block;
     ngx_slab_pool_t              *shpool;
+    ngx_uint_t                    guard;       /* a guard directive uses it */
+
+    /* this worker's requests the gate holds, in order, and their pacer */
+    ngx_queue_t                   held;
+    ngx_event_t                   pacer;
 } ngx_http_fireworks_route_conf_t;
 
 
@@ -417,6 +434,8 @@ struct ngx_http_fireworks_ctx_s {
     ngx_uint_t                    slot;
     ngx_uint_t                    workload;
     ngx_msec_t                    gate_wait;   /* held by the gate, in all */
+    ngx_msec_t                    held_at;     /* in the gate's queue since */
+    ngx_queue_t                   queue;       /* in the route's held */
     ngx_str_t                     model;       /* the body's "model" */
     ngx_http_fireworks_json_t    *js;          /* the body's scan */
     off_t                         inspect_left; /* bytes it may still see */
@@ -433,6 +452,9 @@ struct ngx_http_fireworks_ctx_s {
     unsigned                      waiting:1;
     unsigned                      retrying:1;
     unsigned                      held:1;
+    unsigned                      queued:1;    /* in the gate's queue */
+    unsigned                      granted:1;   /* the pacer gave it a start */
+    unsigned                      over_budget:1; /* held for a paced start */
     unsigned                      body_read:1;
     unsigned                      inspected:1; /* the body was looked at */
     unsigned                      scan_done:1; /* it has seen enough */
@@ -511,6 +533,8 @@ void ngx_http_fireworks_guard_release(ngx_http_fireworks_ctx_t *ctx,
 ngx_int_t ngx_http_fireworks_client_retry(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_uint_t status);
 ngx_msec_t ngx_http_fireworks_gate_left(ngx_http_fireworks_ctx_t *ctx);
+ngx_atomic_uint_t ngx_http_fireworks_gate_pace(
+    ngx_http_fireworks_route_t *route);
 
 ngx_uint_t ngx_http_fireworks_encoded(ngx_http_request_t *sr);
 ngx_uint_t ngx_http_fireworks_usage_used(ngx_conf_t *cf);

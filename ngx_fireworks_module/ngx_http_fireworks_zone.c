@@ -292,7 +292,7 @@ ngx_http_fireworks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_fireworks_zone_t  *ozone = data;
 
     size_t                             len;
-    ngx_uint_t                         i;
+    ngx_uint_t                         i, missing;
     ngx_http_fireworks_zone_t         *zone;
     ngx_http_fireworks_route_conf_t  **rcp;
 
@@ -332,14 +332,41 @@ ngx_http_fireworks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     rcp = zone->routes->elts;
+    missing = 0;
 
     for (i = 0; i < zone->routes->nelts; i++) {
         rcp[i]->block = ngx_http_fireworks_route_block(zone, &rcp[i]->name,
                                                        shm_zone->shm.log);
         rcp[i]->shpool = zone->shpool;
+
+        if (rcp[i]->block == NULL && rcp[i]->guard) {
+            missing++;
+        }
     }
 
-    return NGX_OK;
+    if (missing == 0) {
+        return NGX_OK;
+    }
+
+    /*
+     * A route without its block would run with no budget, no cap and no
+     * gate: the guard its directives ask for would silently be off.  The
+     * configuration fails (nginx -t, start, reload) with the size needed:
+     * this one and, for each route missing, a block of whole pages.
+     */
+
+    len = ngx_align(sizeof(ngx_http_fireworks_route_t) + 256, ngx_pagesize)
+          + ngx_align(sizeof(ngx_http_fireworks_series_t), ngx_pagesize);
+
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                  "fireworks_zone \"%V\" is too small for the routes of "
+                  "fireworks_gate, fireworks_retry_budget or "
+                  "fireworks_max_waiting: %ui more need a block, "
+                  "it must be at least %uzk",
+                  &shm_zone->shm.name, missing,
+                  (shm_zone->shm.size + missing * len + 1023) / 1024);
+
+    return NGX_ERROR;
 }
 
 
@@ -1297,9 +1324,9 @@ ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
         "fireworks_waiting", "fireworks_in_flight", "fireworks_gate_held"
     };
     static char  *helps[] = {
-        "Requests waiting in backoff now.",
+        "Requests waiting in backoff or held by the gate now.",
         "Requests between their body's end and their answer's end now.",
-        "Retries the gate holds now."
+        "Requests the gate holds now."
     };
 
     for (g = 0; g < 3; g++) {
@@ -1325,6 +1352,27 @@ ngx_http_fireworks_render_gauges(ngx_http_fireworks_writer_t *w,
             p = ngx_http_fireworks_labels(p, route, NULL);
             w->b->last = ngx_sprintf(p, "} %A\n", n);
         }
+    }
+
+    if (ngx_http_fireworks_family(w, "fireworks_gate_pace", "gauge",
+            "Starts per second the gate allows, 0: not pacing.") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (route = zone->sh->routes; route; route = route->next) {
+
+        ms = ngx_http_fireworks_gate_pace(route);
+
+        p = ngx_http_fireworks_reserve(w, 2 * route->len + 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(p, "fireworks_gate_pace{",
+                       sizeof("fireworks_gate_pace{") - 1);
+        p = ngx_http_fireworks_labels(p, route, NULL);
+        w->b->last = ngx_sprintf(p, "} %uA.%03uA\n", ms / 1000, ms % 1000);
     }
 
     if (ngx_http_fireworks_family(w, "fireworks_gate_closed_seconds_total",

@@ -2,10 +2,15 @@
 
 # The storm guard, across 2 workers: the retry budget and the waiting cap
 # are exact; a gate closed by one worker's 429 holds the retries of every
-# worker and releases them paced; a held retry that cannot start before
-# its deadline gets its answer at once; a worker killed with requests in
-# flight leaves no count stuck; a reload keeps the gate; the client is
-# told not to retry what the gateway gave up on.
+# worker and releases them paced; a 429 without Retry-After cuts the pace
+# of every worker, and accepted answers raise it again; a steady share of
+# refusals that the API takes on retry is not paced; a held first attempt
+# counts for fireworks_max_waiting; a Retry-After over the max leaves the
+# gate open; a held retry that cannot start before its deadline gets its
+# answer at once; a worker killed with requests in flight leaves no count
+# stuck; a reload keeps the gate; a zone too small for the guarded routes
+# fails the configuration; the client is told not to retry what the
+# gateway gave up on.
 
 use warnings;
 use strict;
@@ -14,6 +19,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw/time sleep/;
+use IO::Socket::INET;
+use IO::Select;
 use FW;
 
 my $t = FW->new();
@@ -31,6 +38,54 @@ EOF
 
         location = /metrics {
             fireworks_metrics;
+        }
+
+        location = /pid {
+            return 200 $pid;
+        }
+
+        location /mix/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_gate all;
+            fireworks_retry_budget 20% min=3;
+            fireworks_route mix;
+            fireworks_deadline 10s;
+        }
+
+        location /mix-off/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_route mixoff;
+            fireworks_deadline 10s;
+        }
+
+        location /aimd/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_gate all;
+            fireworks_route aimd;
+        }
+
+        location /capped/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_gate all;
+            fireworks_max_waiting 2;
+            fireworks_route capped;
+        }
+
+        location /hintmax/ {
+            fireworks_pass /_fireworks/v1/chat/completions;
+            fireworks_gate on;
+            fireworks_retry_after_max 1s;
+            fireworks_route hintmax;
+        }
+
+        location /bmin/ {
+            fireworks_retry_budget 50% min=100;
+
+            location /bmin/x {
+                fireworks_pass /_fireworks/v1/chat/completions;
+                fireworks_retry_budget 10%;
+                fireworks_route bmin;
+            }
         }
 
         location /budget/ {
@@ -128,11 +183,81 @@ sub logged {
     return \%l;
 }
 
+# a series of /metrics, undef when it is missing
+
 sub metric {
     my ($name) = @_;
     my $r = $t->http(uri => '/metrics');
     my ($v) = $r->{body} =~ /^\Q$name\E (\S+)$/m;
     return $v;
+}
+
+# One request over a keepalive connection: the worker that accepted the
+# connection serves it.
+
+sub ka {
+    my ($s, %o) = @_;
+    my $content = $o{body} // $body;
+    my $req = "POST $o{uri} HTTP/1.1\r\nHost: localhost\r\n"
+        . (defined $o{script} ? "X-FW-Script: $o{script}\r\n" : '')
+        . (defined $o{id} ? "X-FW-Id: $o{id}\r\n" : '')
+        . "Content-Type: application/json\r\n"
+        . 'Content-Length: ' . length($content) . "\r\n\r\n$content";
+    $req = "GET $o{uri} HTTP/1.1\r\nHost: localhost\r\n\r\n" if $o{get};
+    syswrite($s, $req);
+    my ($data, $sel) = ('', IO::Select->new($s));
+    my $end = time + ($o{timeout} || 30);
+    while (time < $end) {
+        last unless $sel->can_read($end - time);
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $data .= $buf;
+        next unless $data =~ /\r\n\r\n/;
+        my $r = FW::parse_response($data);
+        return $r if $r->{status} && $r->{complete};
+    }
+    return FW::parse_response($data);
+}
+
+# Keepalive connections pinned to the workers: opened until each of the
+# 2 workers holds N, so that a test chooses the worker of each request
+# instead of taking what the kernel gave.  Returns { pid => [sockets] }.
+
+sub pinned {
+    my ($n) = @_;
+    my %by;
+    for (1 .. 400) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
+            . $t->nginx_port) or die "connect: $!\n";
+        my $r = ka($s, uri => '/pid', get => 1);
+        die "/pid: $r->{status}\n" unless $r->{status} == 200;
+        push @{$by{$r->{body}}}, $s;
+        last if keys %by == 2 && !grep { @$_ < $n } values %by;
+    }
+    die "the connections did not reach both workers\n"
+        unless keys %by == 2 && !grep { @$_ < $n } values %by;
+    return \%by;
+}
+
+# requests at once, each in its own process over its own pinned
+# connection; returns the pids to collect()
+
+sub burst_on {
+    my ($socks, %o) = @_;
+    my @pids;
+    for my $i (1 .. $o{n}) {
+        my $pid = fork();
+        die "fork: $!\n" unless defined $pid;
+        if ($pid == 0) {
+            my $r = ka($socks->[$i - 1], uri => $o{uri},
+                script => $o{script}, id => "$o{id}$i");
+            $t->write_file("$o{id}$i.res",
+                "$r->{status} " . sprintf('%.3f', time));
+            exit 0;
+        }
+        push @pids, $pid;
+    }
+    return @pids;
 }
 
 # the budget: 10 requests in flight, 50% min=2: exactly 5 are retried,
@@ -218,7 +343,8 @@ is($r->{status}, 503, 'gate past the deadline: the 503 now');
 cmp_ok($r->{elapsed}, '<', 1, 'gate past the deadline: at once');
 like($r->{headers}{'retry-after-ms'} // '', qr/^[1-5]\d{3}$/,
     "gate past the deadline: retry-after-ms is the gate's wait");
-cmp_ok(metric('fireworks_gate_held{route="gate"}'), '>=', 0, 'held gauge');
+is(metric('fireworks_gate_held{route="gate"}'), 0,
+    'gate past the deadline: not held');
 
 # the gate survives a reload
 
@@ -257,25 +383,126 @@ $r = $t->http(uri => '/tries/x', body => $body, script => '400',
 ok(!exists $r->{headers}{'x-should-retry'},
     'a final answer (400) gets no x-should-retry');
 
-# a worker killed with requests waiting: its counts go with it once its
-# replacement starts; nothing stays counted in flight
+# a steady share of refusals that the API takes on retry (one request in
+# four answered 503 once): retried with the gate as without it, none
+# held, none past its deadline, no pace
 
-@p = burst(n => 6, uri => '/slot/x', script => '503;ra=6,200', id => 'slot');
-sleep 1.5;
-is(metric('fireworks_waiting{route="slot"}'), 6, 'kill: 6 waiting');
-my ($victim) = $t->worker_pids;
-my ($on_victim) = scalar grep { $_->[3] && $_->[3] == $victim }
-    values %{logged('slot')};
-kill 'KILL', $victim;
+sub mix_script { $_[0] % 4 == 0 ? '503,200' : '200' }
+for my $loc (qw/mix mix-off/) {
+    my @p;
+    for my $i (1 .. 24) {
+        push @p, burst(n => 1, uri => "/$loc/x", script => mix_script($i),
+            id => "$loc$i-");
+        sleep 0.04;
+    }
+    waitpid($_, 0) for @p;
+}
+sleep 0.3;
+for my $loc (qw/mix mix-off/) {
+    my @l = map { logged("$loc$_-")->{"$loc$_-1"} } 1 .. 24;
+    is(scalar(grep { $_ && $_->[1] == 200 && $_->[2] eq 'done' } @l), 24,
+        "steady mix, $loc: all 24 answered 200, outcome done");
+    is(scalar(grep { $_ && $_->[5] == 2 } @l), 6,
+        "steady mix, $loc: the 6 refused were retried");
+    is(scalar(grep { $_ && $_->[4] > 0 } @l), 0,
+        "steady mix, $loc: none held by the gate");
+}
+is(metric('fireworks_gate_pace{route="mix"}'), '0.000',
+    'steady mix: the gate does not pace');
+
+# a 429 without Retry-After, answered on one worker, cuts the pace of the
+# route; the other worker's first attempts (fireworks_gate all) start at
+# that pace, not at once; and the pace rises while the API accepts
+
+my $pin = pinned(8);
+my ($wa, $wb) = sort keys %$pin;
+is(metric('fireworks_gate_pace{route="aimd"}'), '0.000',
+    'pace: none before a refusal');
+$r = ka($pin->{$wa}[0], uri => '/aimd/x', script => '429,200', id => 'aimd0');
+is($r->{status}, 200, 'pace: the refused request retried');
+my $cut = metric('fireworks_gate_pace{route="aimd"}') // 0;
+ok($cut > 0 && $cut < 10, "pace: cut after a 429 without a hint ($cut/s)");
+like($t->error_log, qr/gate pace cut to/, 'pace: the cut logged');
+@p = burst_on($pin->{$wb}, n => 8, uri => '/aimd/x', script => '200',
+    id => 'aimdb');
+@res = collect('aimdb', 8, @p);
+is(scalar(grep { $_->[0] == 200 } @res), 8, 'pace: the other worker, 200');
+my @starts = sort { $a <=> $b }
+    map { $t->attempts("aimdb$_")->[0]{t} / 1000 } 1 .. 8;
+cmp_ok($starts[-1] - $starts[0], '>=', 0.5,
+    sprintf('pace: the other worker starts them paced (%.3f s)',
+        $starts[-1] - $starts[0]));
+sleep 0.3;
+$l = logged('aimdb');
+is(scalar(grep { $_->[3] == $wb } values %$l), 8,
+    'pace: all 8 on the other worker');
+my $risen = metric('fireworks_gate_pace{route="aimd"}') // 0;
+cmp_ok($risen, '>', $cut, "pace: risen while the API accepts ($risen/s)");
+
+# fireworks_gate all with fireworks_max_waiting 2: one retry waits for
+# the gate, one first attempt is held, the 4 after it go at once
+
+@p = burst(n => 1, uri => '/capped/x', script => '429;ra=2,200',
+    id => 'capclose');
+sleep 0.3;
+my @q = burst(n => 5, uri => '/capped/x', script => '200', id => 'capped',
+    stagger => 0.05);
+sleep 0.6;
+is(metric('fireworks_waiting{route="capped"}'), 2,
+    'max_waiting: 2 wait, first attempts counted');
+is(metric('fireworks_gate_held{route="capped"}'), 1,
+    'max_waiting: 1 first attempt held');
+@res = collect('capped', 5, @q);
+waitpid($_, 0) for @p;
+is(scalar(grep { $_->[0] == 200 } @res), 5, 'max_waiting: all 5 answered');
+$l = logged('capped');
+is(scalar(grep { $_->[4] > 1 } values %$l), 1,
+    'max_waiting: one held until the gate opened (s)');
+
+# a Retry-After over fireworks_retry_after_max goes to its client and
+# leaves the gate open, however long it is
+
+for my $ra ('30', '99999999999999999999') {
+    $r = $t->http(uri => '/hintmax/x', body => $body,
+        script => "429;ra=$ra,200", id => "hintmax$ra");
+    is($r->{status}, 429, "hint over the max ($ra): the 429 to the client");
+}
+is(metric('fireworks_gate_closed_seconds_total{route="hintmax"}'), '0.000',
+    'hint over the max: the gate was never closed');
+$r = $t->http(uri => '/hintmax/x', body => $body, script => '503,200',
+    id => 'hintmax-next', timeout => 5);
+is($r->{status}, 200, 'hint over the max: the next retried');
+cmp_ok($r->{elapsed}, '<', 1.5, 'hint over the max: not held');
+
+# fireworks_retry_budget 10% under 50% min=100: min is 3, not inherited
+
+@p = burst(n => 8, uri => '/bmin/x', script => 'slow;ms=400;status=503,200',
+    id => 'bmin');
+@res = collect('bmin', 8, @p);
+is(scalar(grep { $_->[0] == 200 } @res), 3, 'budget 10%: min=3, 3 retried');
+
+# a worker killed with requests waiting: its counts go with it once its
+# replacement starts; nothing stays counted in flight.  The 6 are sent
+# over connections of the victim, so all 6 are its own.
+
+$pin = pinned(6);
+my ($victim) = sort keys %$pin;
+@p = burst_on($pin->{$victim}, n => 6, uri => '/slot/x',
+    script => '503;ra=6,200', id => 'slot');
 my $end = time + 5;
+sleep 0.1 while time < $end
+    && (metric('fireworks_waiting{route="slot"}') // 0) < 6;
+is(metric('fireworks_waiting{route="slot"}'), 6, 'kill: 6 waiting');
+kill 'KILL', $victim;
+$end = time + 5;
 sleep 0.1 while time < $end && scalar($t->worker_pids) < 2
     || grep { $_ == $victim } $t->worker_pids;
 sleep 0.5;
-my $left = metric('fireworks_waiting{route="slot"}');
-cmp_ok($left, '<', 6, "kill: the dead worker's waits are not counted ($left)");
+is(metric('fireworks_waiting{route="slot"}'), 0,
+    "kill: the dead worker's 6 waits are not counted");
 waitpid($_, 0) for @p;
-is(metric('fireworks_waiting{route="slot"}'), 0, 'kill: none left waiting');
 is(metric('fireworks_in_flight{route="slot"}'), 0, 'kill: none left in flight');
+close $_ for map { @$_ } values %$pin;
 
 # and the gate still works after it
 
@@ -302,6 +529,39 @@ my ($pace) = ($t->error_log =~ /gate closed for \d+ms, pace (\d+)\/s/g)[-1];
 cmp_ok($pace // 0, '>=', 8,
     "gate: a quiet route's pace is the rate when it was asked ("
     . ($pace // 'none') . "/s)");
+
+# a zone too small for the routes of the guard: the configuration fails
+# with the size needed, and passes with it; routes without a guard
+# directive are only not counted (a warning)
+
+sub small_zone {
+    my ($size, $guard) = @_;
+    my $locs = join '', map { "        location /r$_/ {\n"
+        . "            fireworks_pass /_fireworks/v1/chat/completions;\n"
+        . ($guard ? "            fireworks_gate on;\n" : '')
+        . "        }\n" } 1 .. 20;
+    my $conf = $t->expand($t->gateway(
+        http => "    fireworks_zone small $size;", locations => $locs));
+
+    # its [emerg] in a log of its own: error.log must have none
+    my $log = $t->dir . "/small-zone-$size-$guard.log";
+    $conf =~ s{^error_log \S+ debug;}{error_log $log warn;}m;
+    my @r = $t->test_conf($conf);
+    return (@r[0, 1], Files::read_file($log, ''));
+}
+
+my ($rc, $out, $log) = small_zone('32k', 1);
+isnt($rc, 0, 'zone too small: nginx -t fails');
+$out .= $log;
+my ($need) = $out =~ /fireworks_zone "small" is too small for the routes of fireworks_gate.*it must be at least (\d+)k/;
+ok($need, 'zone too small: the size needed is named (' . ($need // 'none')
+    . 'k)') or diag $out;
+($rc, $out) = small_zone(($need // 0) . 'k', 1);
+is($rc, 0, 'zone too small: the size named is enough') or diag $out;
+($rc, $out, $log) = small_zone('32k', 0);
+is($rc, 0, 'zone too small, no guard directive: nginx -t passes');
+$out .= $log;
+like($out, qr/the zone is full/, 'zone too small, no guard: a warning');
 
 $t->finish(killed => 1);
 done_testing;

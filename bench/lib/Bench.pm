@@ -115,9 +115,10 @@ sub read_file {
 # prefix, and, when root starts it, the worker running as root as the
 # test suite's do (t/lib/FW.pm): as "nobody" it could not reach its temp
 # paths in a scratch directory under a TMPDIR of mode 0700.  Options: cpu
-# (0), connections (1024), nofile (raise the open file limit to the hard
-# limit), modules (load_module paths; %%MODULE%% is the fireworks module,
-# loaded unless fireworks => 0).
+# (0), workers (1; more are not pinned), connections (1024), nofile
+# (raise the open file limit to the hard limit), modules (load_module
+# paths; %%MODULE%% is the fireworks module, loaded unless fireworks =>
+# 0).
 
 sub preamble {
     my (%o) = @_;
@@ -127,8 +128,8 @@ sub preamble {
 
     return join('', map { "load_module $_;\n" } @modules)
         . ($> == 0 ? "user root;\n" : '')
-        . "worker_processes 1;\n"
-        . "worker_cpu_affinity $cpu;\n"
+        . "worker_processes " . ($o{workers} || 1) . ";\n"
+        . (($o{workers} || 1) == 1 ? "worker_cpu_affinity $cpu;\n" : '')
         . ($o{nofile} ? "worker_rlimit_nofile %%NOFILE%%;\n" : '')
         . "error_log %%PREFIX%%/logs/error.log warn;\n"
         . "pid %%PREFIX%%/logs/nginx.pid;\n"

@@ -3,18 +3,25 @@
 // --rate tokens per second holding at most --burst tokens, full at the
 // start.  An attempt that finds a token is answered 200 with a chat
 // completion; one that finds none is answered 429 with the API's JSON
-// error, Retry-After (whole seconds, rounded up: RFC 9110's
-// delay-seconds) and, with --ms 1, retry-after-ms (exact) set to the
-// time until the next token, and x-ratelimit-* headers like Fireworks'.
-// During an outage every attempt is answered 503 (no Retry-After: a
-// Fireworks 503 is load shedding and says nothing about when to come
-// back), and uses no token.
+// error at once.  Like Fireworks by default: every answer carries the
+// limits Fireworks documents (x-ratelimit-limit-tokens-prompt,
+// -cache-adjusted-prompt and -generated, tokens per second), a 429 says
+// nothing about when to come back (no Retry-After, no remaining counts).
+// With --retry-after 1 (or /_reset?retry_after=1) the 429 carries what
+// the stand-in once sent: Retry-After (whole seconds, rounded up: RFC
+// 9110's delay-seconds) and, with --ms 1, retry-after-ms (exact) set to
+// the time until the next token, and x-ratelimit-remaining-requests and
+// -reset-requests.  During an outage every attempt is answered 503 (no
+// Retry-After: a Fireworks 503 is load shedding and says nothing about
+// when to come back), and uses no token.
 //
 //   node bucket.js --port P --rate 50 [--burst 50] [--ms 0]
+//                  [--retry-after 0]
 //
 // Control, on the same port:
-//   GET /_reset?outage_in=MS&outage_for=MS   refill the bucket, forget the
-//       attempts; optionally an outage starting MS from now
+//   GET /_reset?outage_in=MS&outage_for=MS&retry_after=0|1   refill the
+//       bucket, forget the attempts; optionally an outage starting MS
+//       from now; optionally the 429s' kind
 //   GET /_stats   {t0, outage: [start, end], attempts: [[ms, status], ...]}
 //       the attempts since the reset, ms since the reset (one clock:
 //       Date.now() here and in the client)
@@ -30,6 +37,7 @@ const port = parseInt(o.port, 10);
 const rate = parseFloat(o.rate || '50');
 const burst = parseFloat(o.burst || String(rate));
 const ms = o.ms === '1';
+let retryAfter = o['retry-after'] === '1';
 
 const completion = JSON.stringify({
   id: 'chatcmpl-8f1c2a', object: 'chat.completion', created: 1731000000,
@@ -53,6 +61,8 @@ function reset(url) {
   const inMs = parseFloat(url.searchParams.get('outage_in') || '');
   const forMs = parseFloat(url.searchParams.get('outage_for') || '');
   outage = inMs >= 0 && forMs > 0 ? [inMs, inMs + forMs] : null;
+  const ra = url.searchParams.get('retry_after');
+  if (ra !== null) retryAfter = ra === '1';
 }
 
 reset(new URL('http://x/'));
@@ -82,25 +92,33 @@ function attempt(req, res) {
   }
 
   refill(now);
+
+  // Fireworks' documented limits, tokens per second: 12 prompt and 9
+  // generated tokens per completion here
   const headers = {
-    'x-ratelimit-limit-requests': String(Math.round(rate * 60)),
+    'x-ratelimit-limit-tokens-prompt': String(Math.round(rate * 12)),
+    'x-ratelimit-limit-tokens-cache-adjusted-prompt': String(Math.round(rate * 12)),
+    'x-ratelimit-limit-tokens-generated': String(Math.round(rate * 9)),
   };
+  if (retryAfter) headers['x-ratelimit-limit-requests'] = String(Math.round(rate * 60));
 
   if (tokens >= 1) {
     tokens -= 1;
-    headers['x-ratelimit-remaining-requests'] = String(Math.floor(tokens));
+    if (retryAfter) headers['x-ratelimit-remaining-requests'] = String(Math.floor(tokens));
     attempts.push([t, 200]);
     answer(res, 200, headers, completion);
     return;
   }
 
-  // the time until the next token, at least 1 ms
-  const wait = Math.max(1, Math.ceil((1 - tokens) * 1000 / rate));
-  headers['x-ratelimit-remaining-requests'] = '0';
-  headers['x-ratelimit-reset-requests'] = (wait / 1000).toFixed(3) + 's';
-  headers['x-ratelimit-over-limit'] = 'yes';
-  headers['Retry-After'] = String(Math.ceil(wait / 1000));
-  if (ms) headers['retry-after-ms'] = String(wait);
+  if (retryAfter) {
+    // the time until the next token, at least 1 ms
+    const wait = Math.max(1, Math.ceil((1 - tokens) * 1000 / rate));
+    headers['x-ratelimit-remaining-requests'] = '0';
+    headers['x-ratelimit-reset-requests'] = (wait / 1000).toFixed(3) + 's';
+    headers['x-ratelimit-over-limit'] = 'yes';
+    headers['Retry-After'] = String(Math.ceil(wait / 1000));
+    if (ms) headers['retry-after-ms'] = String(wait);
+  }
   attempts.push([t, 429]);
   answer(res, 429, headers, limited);
 }
