@@ -547,6 +547,13 @@ ngx_int_t ngx_http_fireworks_peer_init_main(ngx_conf_t *cf,
     ngx_http_fireworks_main_conf_t *fmcf);
 
 extern ngx_str_t  ngx_http_fireworks_kinds[];
+
+/* histogram upper bounds, ms (tpot: us; tokens: tokens) */
+extern ngx_msec_t  ngx_http_fireworks_duration_bounds[];
+extern ngx_msec_t  ngx_http_fireworks_header_bounds[];
+extern ngx_msec_t  ngx_http_fireworks_ttft_bounds[];
+extern ngx_msec_t  ngx_http_fireworks_tpot_bounds[];
+extern ngx_msec_t  ngx_http_fireworks_token_bounds[];
 extern ngx_str_t  ngx_http_fireworks_outcomes[];
 extern ngx_str_t  ngx_http_fireworks_workloads[];
 
