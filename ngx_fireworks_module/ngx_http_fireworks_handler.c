@@ -106,6 +106,8 @@ static void ngx_http_fireworks_keep_variables(ngx_http_request_t *r,
 static void ngx_http_fireworks_set_state(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx, ngx_http_fireworks_state_e state,
     ngx_http_fireworks_outcome_e outcome);
+static void ngx_http_fireworks_gauges(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_state_e state);
 static void ngx_http_fireworks_left(ngx_http_request_t *r,
     ngx_http_fireworks_ctx_t *ctx);
 static void ngx_http_fireworks_cleanup(void *data);
@@ -1489,7 +1491,6 @@ ngx_http_fireworks_give_up(ngx_http_request_t *r,
     /* no timer may fire for this pass again, whatever error_page does */
 
     ngx_http_fireworks_arm(ctx, NULL, 0);
-    ngx_http_fireworks_guard_release(ctx, 0);
     ngx_http_fireworks_set_state(r, ctx, NGX_HTTP_FIREWORKS_DONE, outcome);
 
     /*
@@ -2373,7 +2374,61 @@ ngx_http_fireworks_set_state(ngx_http_request_t *r,
         ctx->outcome = outcome;
     }
 
+    ngx_http_fireworks_gauges(ctx, state);
+
     ctx->state = state;
+}
+
+
+/*
+ * The gauges follow the states, here and only here: in flight from the
+ * end of the body to DONE; waiting and held by the gate while in
+ * BACKOFF, released as it ends; everything at DONE, which every way out
+ * reaches (the cleanup's at the latest).  The budget's admission counts
+ * waiting and retrying itself, under the zone's lock, as it decides
+ * (ngx_http_fireworks_guard_retry()): a cap is exact only if the check
+ * and the count are one step; it takes back only what the same decision
+ * refuses at once.  Counting functions only count.
+ */
+
+static void
+ngx_http_fireworks_gauges(ngx_http_fireworks_ctx_t *ctx,
+    ngx_http_fireworks_state_e state)
+{
+    ngx_http_fireworks_route_t  *route;
+
+    route = ctx->route;
+
+    if (route == NULL || state == ctx->state) {
+        return;
+    }
+
+    if (ctx->state == NGX_HTTP_FIREWORKS_BODY
+        && state != NGX_HTTP_FIREWORKS_DONE
+        && !ctx->in_flight)
+    {
+        ctx->in_flight = (ngx_http_fireworks_gauge_add(ctx, route->in_flight,
+                                                       1)
+                          == NGX_OK);
+    }
+
+    if (ctx->state == NGX_HTTP_FIREWORKS_BACKOFF) {
+        ngx_http_fireworks_guard_release(ctx, 0);
+    }
+
+    if (state != NGX_HTTP_FIREWORKS_DONE) {
+        return;
+    }
+
+    ngx_http_fireworks_guard_release(ctx, 1);
+
+    if (ctx->in_flight) {
+        (void) ngx_http_fireworks_gauge_add(ctx, route->in_flight, -1);
+        ctx->in_flight = 0;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "fireworks gauges released");
 }
 
 

@@ -572,7 +572,7 @@ void
 ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx,
     ngx_http_fireworks_loc_conf_t *flcf)
 {
-    if (ctx->route == NULL || ctx->in_flight) {
+    if (ctx->route == NULL || ctx->series != NULL) {
         return;
     }
 
@@ -587,11 +587,6 @@ ngx_http_fireworks_count_start(ngx_http_fireworks_ctx_t *ctx,
         }
     }
 
-    if (ngx_http_fireworks_gauge_add(ctx, ctx->route->in_flight, 1)
-        == NGX_OK)
-    {
-        ctx->in_flight = 1;
-    }
 }
 
 
@@ -665,7 +660,7 @@ ngx_http_fireworks_count_retry_after(ngx_http_fireworks_ctx_t *ctx,
 }
 
 
-/* a wait has ended: the time it took, and the gauges it held */
+/* a wait has ended: the time it took */
 
 void
 ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,
@@ -676,8 +671,6 @@ ngx_http_fireworks_count_backoff(ngx_http_fireworks_ctx_t *ctx,
     }
 
     (void) ngx_atomic_fetch_add(&ctx->series->backoff, waited);
-
-    ngx_http_fireworks_guard_release(ctx, 0);
 }
 
 
@@ -789,7 +782,7 @@ ngx_http_fireworks_log_handler(ngx_http_request_t *r)
 }
 
 
-/* a pass has ended: what it still holds is released, it is counted */
+/* a pass has ended: it is counted (its gauges went at DONE) */
 
 static void
 ngx_http_fireworks_count_end(ngx_http_fireworks_ctx_t *ctx,
@@ -800,13 +793,6 @@ ngx_http_fireworks_count_end(ngx_http_fireworks_ctx_t *ctx,
     if (ctx->route == NULL) {
         return;
     }
-
-    if (ctx->in_flight) {
-        (void) ngx_http_fireworks_gauge_add(ctx, ctx->route->in_flight, -1);
-        ctx->in_flight = 0;
-    }
-
-    ngx_http_fireworks_guard_release(ctx, 1);
 
     s = ctx->series;
 
