@@ -36,9 +36,6 @@ static ngx_int_t ngx_http_fireworks_render_codes(
     ngx_uint_t family);
 static ngx_int_t ngx_http_fireworks_render_gauges(
     ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone);
-static ngx_int_t ngx_http_fireworks_render_hist(
-    ngx_http_fireworks_writer_t *w, ngx_str_t *name, u_char *labels,
-    ngx_http_fireworks_hist_t *h, ngx_msec_t *bounds);
 static ngx_int_t ngx_http_fireworks_render_histograms(
     ngx_http_fireworks_writer_t *w, ngx_http_fireworks_zone_t *zone);
 static u_char *ngx_http_fireworks_labels(u_char *p,
@@ -560,8 +557,9 @@ ngx_http_fireworks_render_histograms(ngx_http_fireworks_writer_t *w,
                 p = ngx_sprintf(p, ",workload=\"%V\"%Z",
                                 &ngx_http_fireworks_workloads[i]);
 
-                if (ngx_http_fireworks_render_hist(w, &duration, labels,
-                        &s->duration[i], ngx_http_fireworks_duration_bounds)
+                if (ngx_http_fireworks_render_scaled(w, &duration, labels,
+                        &s->duration[i], ngx_http_fireworks_duration_bounds,
+                        1000)
                     != NGX_OK)
                 {
                     return NGX_ERROR;
@@ -589,8 +587,8 @@ ngx_http_fireworks_render_histograms(ngx_http_fireworks_writer_t *w,
             p = ngx_http_fireworks_labels(labels, route, s);
             *p = '\0';
 
-            if (ngx_http_fireworks_render_hist(w, &header, labels, &s->header,
-                                             ngx_http_fireworks_header_bounds)
+            if (ngx_http_fireworks_render_scaled(w, &header, labels,
+                    &s->header, ngx_http_fireworks_header_bounds, 1000)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -606,61 +604,6 @@ ngx_http_fireworks_render_histograms(ngx_http_fireworks_writer_t *w,
  * One histogram: the buckets are read once and summed here, so that the
  * count is always the +Inf bucket, however the counts move meanwhile.
  */
-
-static ngx_int_t
-ngx_http_fireworks_render_hist(ngx_http_fireworks_writer_t *w,
-    ngx_str_t *name, u_char *labels, ngx_http_fireworks_hist_t *h,
-    ngx_msec_t *bounds)
-{
-    u_char             *p;
-    size_t              len;
-    ngx_uint_t          i, n;
-    ngx_atomic_uint_t   count[NGX_HTTP_FIREWORKS_BUCKETS], total, sum;
-
-    total = 0;
-
-    for (n = 0; bounds[n]; n++) { /* void */ }
-
-    for (i = 0; i <= n; i++) {
-        count[i] = h->bucket[i];
-        total += count[i];
-    }
-
-    if (total == 0) {
-        return NGX_OK;
-    }
-
-    sum = h->sum;
-    len = ngx_strlen(labels);
-
-    p = ngx_http_fireworks_reserve(w, (n + 3) * (name->len + len + 96));
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    total = 0;
-
-    for (i = 0; i <= n; i++) {
-        total += count[i];
-
-        if (bounds[i]) {
-            p = ngx_sprintf(p, "%V_bucket{%s,le=\"%M.%03M\"} %uA\n",
-                            name, labels, bounds[i] / 1000, bounds[i] % 1000,
-                            total);
-
-        } else {
-            p = ngx_sprintf(p, "%V_bucket{%s,le=\"+Inf\"} %uA\n",
-                            name, labels, total);
-        }
-    }
-
-    p = ngx_sprintf(p, "%V_sum{%s} %uA.%03uA\n", name, labels,
-                    sum / 1000, sum % 1000);
-    w->b->last = ngx_sprintf(p, "%V_count{%s} %uA\n", name, labels, total);
-
-    return NGX_OK;
-}
-
 
 static u_char *
 ngx_http_fireworks_labels(u_char *p, ngx_http_fireworks_route_t *route,
@@ -1044,8 +987,8 @@ ngx_http_fireworks_otel_labels(ngx_http_fireworks_writer_t *w,
 
 
 /*
- * A histogram of the usage metrics: its bounds and sum in units of
- * 1 / scale (1: tokens, 1000: ms, 1000000: us), written in the base unit.
+ * A histogram: its bounds and sum in units of 1 / scale (1: tokens,
+ * 1000: ms, 1000000: us), written in the base unit.
  */
 
 static ngx_int_t
