@@ -310,10 +310,21 @@ EOF2
             'no zone, variables used: JSON read');
         like($u->read_file('usage.log'), qr/^z-sse \| 4 \| 2 \| \d+\.\d{3}$/m,
             'no zone, variables used: stream read');
-        is($read, 2, 'no zone, variables used: both answers read');
+    }
 
-    } else {
-        is($read, 0, 'no zone, no variables: no answer read');
+    # whether an answer was read shows in the debug log only: an nginx
+    # built without --with-debug (the compatibility runs') writes none
+
+    SKIP: {
+        skip 'nginx without --with-debug: no debug log to count reads', 1
+            unless `$u->{binary} -V 2>&1` =~ /--with-debug/;
+
+        if ($vars) {
+            is($read, 2, 'no zone, variables used: both answers read');
+
+        } else {
+            is($read, 0, 'no zone, no variables: no answer read');
+        }
     }
 
     $u->finish;
