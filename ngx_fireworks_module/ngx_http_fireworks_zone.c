@@ -732,7 +732,8 @@ ngx_http_fireworks_count_usage(ngx_http_fireworks_ctx_t *ctx)
  * The log phase, after the request's cleanups and with its final
  * status: the request is counted as finished, in the route of each
  * fireworks_pass it went through (more than one after an error_page
- * that sends it to another), and each pass releases what it still holds.
+ * that sends it to another).  Each pass released its gauges when it
+ * ended (ngx_http_fireworks_gauges()).
  */
 
 ngx_int_t
